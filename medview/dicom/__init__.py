@@ -1,0 +1,1 @@
+"""DICOM import, local study database and series-to-Volume loading. pydicom only, no Qt."""

@@ -1,0 +1,392 @@
+"""Header-only reading of one DICOM file into a small, picklable record.
+
+The scan reads up to the Pixel Data element and stops (``stop_before_pixels``), which is what
+makes indexing thousands of files fast. For uncompressed little-endian files it also records
+where the pixel bytes start, so the loader can read them straight into a preallocated array
+without a second parse.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import UID
+
+from medview.core.errors import DicomLoadError, NotDicomError, TruncatedFileError
+
+PIXEL_DATA_TAG = 0x7FE00010
+_IMAGE_PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
+# Transfer syntaxes whose pixel bytes are stored raw, little endian, not deflated (PS3.5 A.1-A.2).
+_NATIVE_LITTLE_ENDIAN = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
+_WARNINGS_LOCK = threading.Lock()
+#: Media Storage Directory Storage: a DICOMDIR (PS3.10 7.2).
+DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple | pydicom.multival.MultiValue):
+        return "\\".join(str(v) for v in value)
+    return str(value).strip()
+
+
+def _floats(value: object, count: int) -> tuple[float, ...] | None:
+    """A fixed-length tuple of floats, or None when absent or malformed."""
+    if value is None:
+        return None
+    try:
+        items = (
+            list(value)
+            if isinstance(value, list | tuple | pydicom.multival.MultiValue)
+            else [value]
+        )
+        numbers = tuple(float(v) for v in items)
+    except (TypeError, ValueError):
+        return None
+    if len(numbers) != count or not all(map(_finite, numbers)):
+        return None
+    return numbers
+
+
+def _finite(number: float) -> bool:
+    return number == number and abs(number) != float("inf")
+
+
+def _int(value: object, default: int | None = None) -> int | None:
+    try:
+        if isinstance(value, list | tuple | pydicom.multival.MultiValue):
+            value = value[0]
+        return int(value) if value not in (None, "") else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _float(value: object, default: float | None = None) -> float | None:
+    try:
+        if isinstance(value, list | tuple | pydicom.multival.MultiValue):
+            value = value[0]
+        number = float(value) if value not in (None, "") else default
+    except (TypeError, ValueError):
+        return default
+    return number if number is None or _finite(number) else default
+
+
+@dataclass(frozen=True)
+class FrameGeometry:
+    """Plane geometry of one frame (PS3.3 C.7.6.2 Image Plane / C.7.6.16 functional groups)."""
+
+    position: tuple[float, float, float] | None
+    orientation: tuple[float, ...] | None  # six direction cosines: row then column
+    pixel_spacing: tuple[float, float] | None  # (row spacing, column spacing) in mm
+
+
+@dataclass(frozen=True)
+class InstanceHeader:
+    """What the scan learns about one DICOM file, without decoding its pixels."""
+
+    path: str
+    sop_class_uid: str
+    sop_instance_uid: str
+    transfer_syntax_uid: str
+    patient_id: str = ""
+    patient_name: str = ""
+    patient_birth_date: str = ""
+    patient_sex: str = ""
+    study_uid: str = ""
+    study_date: str = ""
+    study_time: str = ""
+    study_description: str = ""
+    accession_number: str = ""
+    series_uid: str = ""
+    series_number: int | None = None
+    series_description: str = ""
+    modality: str = ""
+    frame_of_reference_uid: str = ""
+    instance_number: int | None = None
+    acquisition_number: int | None = None
+    echo_number: int | None = None
+    temporal_position: int | None = None
+    image_type: str = ""
+    has_pixels: bool = False
+    rows: int = 0
+    columns: int = 0
+    number_of_frames: int = 1
+    samples_per_pixel: int = 1
+    photometric: str = ""
+    bits_allocated: int = 0
+    bits_stored: int = 0
+    pixel_representation: int = 0
+    planar_configuration: int = 0
+    rescale_slope: float = 1.0
+    rescale_intercept: float = 0.0
+    rescale_type: str = ""
+    #: A Modality LUT Sequence replaces slope/intercept (PS3.3 C.11.1); rare, decoded by pydicom.
+    has_modality_lut_sequence: bool = False
+    window_centers: tuple[float, ...] = ()
+    window_widths: tuple[float, ...] = ()
+    window_explanations: tuple[str, ...] = ()
+    slice_thickness: float | None = None
+    spacing_between_slices: float | None = None
+    geometry: FrameGeometry = FrameGeometry(None, None, None)
+    #: Per-frame geometry of enhanced multi-frame images (empty for single-frame files).
+    frames: tuple[FrameGeometry, ...] = ()
+    #: Per-frame rescale (slope, intercept) of enhanced images, when they differ by frame.
+    frame_rescale: tuple[tuple[float, float], ...] = ()
+    #: Byte offset and length of the raw Pixel Data value for native little-endian files.
+    pixel_offset: int | None = None
+    pixel_length: int | None = None
+    file_size: int = 0
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def is_multiframe(self) -> bool:
+        return self.number_of_frames > 1
+
+    @property
+    def expected_pixel_bytes(self) -> int:
+        per_sample = self.bits_allocated // 8 if self.bits_allocated >= 8 else 1
+        return (
+            self.rows * self.columns * self.samples_per_pixel * self.number_of_frames * per_sample
+        )
+
+
+def has_dicom_preamble(path: str | Path) -> bool:
+    """True when the file carries the Part 10 marker 'DICM' after the 128-byte preamble."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:132] == b"DICM"
+
+
+def read_header(path: str | Path) -> InstanceHeader:
+    """Read one file's header; raise a :class:`DicomLoadError` subclass if it is unusable.
+
+    Only DICOM Part 10 files (preamble + 'DICM' + file meta) are accepted: medview never uses
+    ``force=True`` on untrusted input.
+    """
+    path = Path(path)
+    if not has_dicom_preamble(path):
+        raise NotDicomError("not a DICOM Part 10 file (no 'DICM' marker)", path)
+    if path.is_dir():
+        raise NotDicomError("is a folder, not a file", path)
+    # warnings.catch_warnings is process-global state: one reader at a time per process.
+    # Header parsing is pure Python (GIL-bound), so the lock costs no parallelism; the scanner
+    # gets its speed-up from worker processes instead.
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        try:
+            with open(path, "rb") as handle:
+                ds = pydicom.dcmread(handle, stop_before_pixels=True)
+                stop_position = handle.tell()
+            header = header_from_dataset(ds, path, stop_position)
+        except InvalidDicomError as exc:
+            raise NotDicomError(f"not a valid DICOM file ({exc})", path) from exc
+        except EOFError as exc:
+            raise TruncatedFileError("the file ends inside its header (truncated)", path) from exc
+        except DicomLoadError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, struct.error,
+                NotImplementedError, IndexError, OverflowError, RecursionError) as exc:  # fmt: skip
+            raise DicomLoadError(
+                f"unreadable DICOM header ({type(exc).__name__}: {exc})", path
+            ) from exc
+    caught = [str(r.message).splitlines()[0] for r in records]
+    if caught:
+        header = replace(header, warnings=tuple(dict.fromkeys((*header.warnings, *caught))))
+    return header
+
+
+def header_from_dataset(
+    ds: Dataset, path: Path, stop_position: int | None = None, caught: list[str] | None = None
+) -> InstanceHeader:
+    """Build the record from an already-read dataset (no pixel data needed)."""
+    warnings_found = list(caught or [])
+    meta = getattr(ds, "file_meta", None)
+    transfer_syntax = _text(meta.get("TransferSyntaxUID")) if meta is not None else ""
+    if not transfer_syntax:
+        raise DicomLoadError("the file meta header has no Transfer Syntax UID", path)
+    sop_class = _text(ds.get("SOPClassUID")) or (
+        _text(meta.get("MediaStorageSOPClassUID")) if meta is not None else ""
+    )
+    sop_instance = _text(ds.get("SOPInstanceUID")) or (
+        _text(meta.get("MediaStorageSOPInstanceUID")) if meta is not None else ""
+    )
+    if not sop_instance:
+        raise DicomLoadError("no SOP Instance UID", path)
+    try:
+        file_size = os.path.getsize(path)
+    except OSError:
+        file_size = 0
+    try:
+        values = _read_values(ds, warnings_found)
+    except (ValueError, TypeError, LookupError, AttributeError) as exc:
+        raise DicomLoadError(f"malformed header value ({type(exc).__name__}: {exc})", path) from exc
+    has_pixels = stop_position is not None and stop_position < file_size and "Rows" in ds
+    pixel_offset, pixel_length = None, None
+    if has_pixels and transfer_syntax in _NATIVE_LITTLE_ENDIAN:
+        pixel_offset, pixel_length = _locate_native_pixels(
+            path, stop_position, transfer_syntax == "1.2.840.10008.1.2"
+        )
+    return InstanceHeader(
+        path=str(path),
+        sop_class_uid=sop_class,
+        sop_instance_uid=sop_instance,
+        transfer_syntax_uid=transfer_syntax,
+        has_pixels=bool(has_pixels),
+        pixel_offset=pixel_offset,
+        pixel_length=pixel_length,
+        file_size=file_size,
+        warnings=tuple(dict.fromkeys(warnings_found)),
+        **values,
+    )
+
+
+def _read_values(ds: Dataset, warnings_found: list[str]) -> dict:
+    centers = _multi_floats(ds.get("WindowCenter"))
+    widths = _multi_floats(ds.get("WindowWidth"))
+    explanations = ds.get("WindowCenterWidthExplanation")
+    values = dict(
+        patient_id=_text(ds.get("PatientID")),
+        patient_name=_text(ds.get("PatientName")),
+        patient_birth_date=_text(ds.get("PatientBirthDate")),
+        patient_sex=_text(ds.get("PatientSex")),
+        study_uid=_text(ds.get("StudyInstanceUID")),
+        study_date=_text(ds.get("StudyDate")),
+        study_time=_text(ds.get("StudyTime")),
+        study_description=_text(ds.get("StudyDescription")),
+        accession_number=_text(ds.get("AccessionNumber")),
+        series_uid=_text(ds.get("SeriesInstanceUID")),
+        series_number=_int(ds.get("SeriesNumber")),
+        series_description=_text(ds.get("SeriesDescription")),
+        modality=_text(ds.get("Modality")),
+        frame_of_reference_uid=_text(ds.get("FrameOfReferenceUID")),
+        instance_number=_int(ds.get("InstanceNumber")),
+        acquisition_number=_int(ds.get("AcquisitionNumber")),
+        echo_number=_int(ds.get("EchoNumbers")),
+        temporal_position=_int(ds.get("TemporalPositionIdentifier")),
+        image_type=_text(ds.get("ImageType")),
+        rows=_int(ds.get("Rows"), 0) or 0,
+        columns=_int(ds.get("Columns"), 0) or 0,
+        number_of_frames=max(1, _int(ds.get("NumberOfFrames"), 1) or 1),
+        samples_per_pixel=_int(ds.get("SamplesPerPixel"), 1) or 1,
+        photometric=_text(ds.get("PhotometricInterpretation")),
+        bits_allocated=_int(ds.get("BitsAllocated"), 0) or 0,
+        bits_stored=_int(ds.get("BitsStored"), 0) or 0,
+        pixel_representation=_int(ds.get("PixelRepresentation"), 0) or 0,
+        planar_configuration=_int(ds.get("PlanarConfiguration"), 0) or 0,
+        rescale_slope=_float(ds.get("RescaleSlope"), 1.0) or 1.0,
+        rescale_intercept=_float(ds.get("RescaleIntercept"), 0.0) or 0.0,
+        rescale_type=_text(ds.get("RescaleType")),
+        has_modality_lut_sequence="ModalityLUTSequence" in ds,
+        window_centers=centers,
+        window_widths=widths,
+        window_explanations=tuple(_text(e) for e in explanations)
+        if isinstance(explanations, list | tuple | pydicom.multival.MultiValue)
+        else ((_text(explanations),) if explanations else ()),
+        slice_thickness=_float(ds.get("SliceThickness")),
+        spacing_between_slices=_float(ds.get("SpacingBetweenSlices")),
+        geometry=FrameGeometry(
+            _floats(ds.get("ImagePositionPatient"), 3),  # type: ignore[arg-type]
+            _floats(ds.get("ImageOrientationPatient"), 6),
+            _pixel_spacing(ds),
+        ),
+    )
+    if "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds:
+        from medview.dicom.multiframe import enhanced_frame_geometry
+
+        frames, rescale, shared_rescale = enhanced_frame_geometry(ds, warnings_found)
+        values["frames"] = frames
+        values["frame_rescale"] = rescale
+        if shared_rescale is not None:
+            values["rescale_slope"], values["rescale_intercept"] = shared_rescale
+        if frames:
+            values["geometry"] = frames[0]
+    return values
+
+
+def _multi_floats(value: object) -> tuple[float, ...]:
+    if value is None or value == "":
+        return ()
+    items = (
+        list(value) if isinstance(value, list | tuple | pydicom.multival.MultiValue) else [value]
+    )
+    result = []
+    for item in items:
+        number = _float(item)
+        if number is not None:
+            result.append(number)
+    return tuple(result)
+
+
+def _pixel_spacing(ds: Dataset) -> tuple[float, float] | None:
+    """PixelSpacing, else ImagerPixelSpacing (projection radiography, PS3.3 C.8.11.4)."""
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing"):
+        spacing = _floats(ds.get(keyword), 2)
+        if spacing is not None and spacing[0] > 0 and spacing[1] > 0:
+            return spacing  # type: ignore[return-value]
+    return None
+
+
+def _locate_native_pixels(
+    path: Path, position: int, implicit_vr: bool
+) -> tuple[int, int] | tuple[None, None]:
+    """Offset and length of the Pixel Data value that starts at ``position``.
+
+    Explicit VR OB/OW elements have a 12-byte header (tag, VR, 2 reserved bytes, 32-bit
+    length); implicit VR elements an 8-byte one (PS3.5 7.1.2).
+    """
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(position)
+            head = handle.read(12)
+    except OSError:
+        return None, None
+    if len(head) < 8:
+        return None, None
+    group, element = struct.unpack("<HH", head[:4])
+    if (group << 16 | element) != PIXEL_DATA_TAG:
+        return None, None
+    if implicit_vr:
+        (length,) = struct.unpack("<I", head[4:8])
+        offset = position + 8
+    else:
+        if len(head) < 12 or head[4:6] not in (b"OB", b"OW"):
+            return None, None
+        (length,) = struct.unpack("<I", head[8:12])
+        offset = position + 12
+    if length == 0xFFFFFFFF:  # undefined length: encapsulated, not native
+        return None, None
+    return offset, length
+
+
+def is_dicomdir(header: InstanceHeader) -> bool:
+    return header.sop_class_uid == DICOMDIR_SOP_CLASS
+
+
+def sop_class_name(uid: str) -> str:
+    try:
+        return UID(uid).name if uid else ""
+    except (ValueError, KeyError):
+        return uid
+
+
+def read_dicomdir(path: str | Path) -> Dataset:
+    """Read a DICOMDIR fully (its directory records are needed, not only the header)."""
+    path = Path(path)
+    if not has_dicom_preamble(path):
+        raise NotDicomError("not a DICOM Part 10 file (no 'DICM' marker)", path)
+    try:
+        return pydicom.dcmread(path)
+    except (InvalidDicomError, EOFError, OSError, ValueError, struct.error) as exc:
+        raise DicomLoadError(f"unreadable DICOMDIR ({exc})", path) from exc

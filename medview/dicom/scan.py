@@ -1,0 +1,221 @@
+"""Finding DICOM files under the user's paths and reading their headers in parallel.
+
+Inputs may be folders (searched recursively), files, zip archives or a DICOMDIR. Files that
+are not DICOM are skipped and counted, not reported as errors (issue 2). Header parsing is pure
+Python, so large scans use worker processes rather than threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from medview.core.errors import Cancelled, DicomLoadError, NoDicomFoundError, NotDicomError
+from medview.dicom.header import (
+    _WARNINGS_LOCK,
+    InstanceHeader,
+    has_dicom_preamble,
+    is_dicomdir,
+    read_header,
+)
+
+#: Below this many files the process pool costs more than it saves.
+PROCESS_POOL_MIN_FILES = 400
+_CHUNK = 128
+_IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
+
+
+@dataclass
+class ScanResult:
+    """Headers found, files skipped as non-DICOM, and DICOM files that could not be read."""
+
+    headers: list[InstanceHeader] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    dicomdirs: list[str] = field(default_factory=list)
+    files_seen: int = 0
+
+
+def iter_input_files(
+    paths: Iterable[str | Path], extract_root: Path | None = None
+) -> Iterator[Path]:
+    """Expand the user's paths into candidate files (not yet known to be DICOM).
+
+    ``extract_root`` is where zip archives are unpacked (a folder medview owns); without it,
+    zip files are not expanded.
+    """
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.exists():
+            raise NoDicomFoundError("no such file or folder", path)
+        if path.is_dir():
+            yield from _walk(path)
+        elif extract_root is not None and zipfile.is_zipfile(path):
+            yield from _walk(extract_zip(path, extract_root))
+        elif path.name.upper() == "DICOMDIR" or _is_dicomdir_file(path):
+            yield from dicomdir_files(path)
+        else:
+            yield path
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        dirs.sort()
+        for name in sorted(files):
+            if name not in _IGNORED_NAMES and not name.startswith("._"):
+                yield Path(folder) / name
+
+
+def _is_dicomdir_file(path: Path) -> bool:
+    if not has_dicom_preamble(path):
+        return False
+    try:
+        return is_dicomdir(read_header(path))
+    except DicomLoadError:
+        return False
+
+
+def dicomdir_files(path: Path) -> Iterator[Path]:
+    """Files referenced by a DICOMDIR, refusing any reference that leaves its folder."""
+    from pydicom.fileset import FileSet
+
+    from medview.dicom.header import read_dicomdir
+
+    root = path.parent.resolve()
+    try:
+        with _WARNINGS_LOCK, warnings.catch_warnings():
+            # pydicom warns about DICOMDIRs it would re-encode on write; we only read.
+            warnings.simplefilter("ignore")
+            fileset = FileSet(read_dicomdir(path))
+    except (ValueError, KeyError, AttributeError, TypeError, NotImplementedError) as exc:
+        raise DicomLoadError(f"unreadable DICOMDIR ({exc})", path) from exc
+    for instance in fileset:
+        try:
+            target = Path(instance.path).resolve()
+        except (ValueError, OSError):
+            continue
+        # PS3.10 8.6: IDs are relative to the DICOMDIR's folder; anything outside is refused.
+        if target.is_relative_to(root) and target.is_file():
+            yield target
+
+
+def extract_zip(archive: Path, extract_root: Path) -> Path:
+    """Unpack ``archive`` under ``extract_root`` (idempotent), refusing unsafe member names."""
+    stat = archive.stat()
+    digest = hashlib.sha256(
+        f"{archive.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()
+    ).hexdigest()
+    target = extract_root / digest[:16]
+    done_marker = target / ".complete"
+    if done_marker.exists():
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    resolved_root = target.resolve()
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            for member in bundle.infolist():
+                if member.is_dir():
+                    continue
+                destination = (target / member.filename).resolve()
+                if not destination.is_relative_to(resolved_root):
+                    continue  # "../" or absolute names: never write outside the store
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with bundle.open(member) as source, open(destination, "wb") as sink:
+                    while chunk := source.read(1 << 20):
+                        sink.write(chunk)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DicomLoadError(f"cannot unpack zip archive ({exc})", archive) from exc
+    done_marker.touch()
+    return target
+
+
+def _read_chunk(paths: list[str]) -> list[InstanceHeader | tuple[str, str, str]]:
+    """Worker-side: headers, or (path, 'skip'|'error', reason) for files that fail."""
+    results: list[InstanceHeader | tuple[str, str, str]] = []
+    for path in paths:
+        try:
+            results.append(read_header(path))
+        except NotDicomError as exc:
+            results.append((path, "skip", exc.reason))
+        except DicomLoadError as exc:
+            results.append((path, "error", exc.reason))
+    return results
+
+
+def read_headers(
+    files: Iterable[str | Path],
+    *,
+    workers: int | None = None,
+    progress: Callable[[float], None] | None = None,
+    cancel: Callable[[], None] | None = None,
+) -> ScanResult:
+    """Read the headers of ``files``; non-DICOM files are counted as skipped."""
+    paths = [str(p) for p in files]
+    result = ScanResult(files_seen=len(paths))
+    chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
+    worker_count = workers or max(1, min(4, os.cpu_count() or 1))
+    done = 0
+    if len(paths) >= PROCESS_POOL_MIN_FILES and worker_count > 1:
+        import multiprocessing
+
+        context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+        with ProcessPoolExecutor(max_workers=worker_count, mp_context=context) as pool:
+            try:
+                for chunk, outcome in zip(chunks, pool.map(_read_chunk, chunks), strict=True):
+                    _collect(result, outcome)
+                    done += len(chunk)
+                    if progress:
+                        progress(done / len(paths))
+                    if cancel:
+                        cancel()
+            except Cancelled:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    else:
+        for chunk in chunks:
+            if cancel:
+                cancel()
+            _collect(result, _read_chunk(chunk))
+            done += len(chunk)
+            if progress:
+                progress(done / max(1, len(paths)))
+    return result
+
+
+def _collect(result: ScanResult, outcome: list) -> None:
+    for item in outcome:
+        if isinstance(item, InstanceHeader):
+            if is_dicomdir(item):
+                result.dicomdirs.append(item.path)
+            else:
+                result.headers.append(item)
+        elif item[1] == "skip":
+            result.skipped.append((item[0], item[2]))
+        else:
+            result.errors.append((item[0], item[2]))
+
+
+def scan_paths(
+    paths: Iterable[str | Path],
+    *,
+    extract_root: Path | None = None,
+    workers: int | None = None,
+    progress: Callable[[float], None] | None = None,
+    cancel: Callable[[], None] | None = None,
+) -> ScanResult:
+    """Expand paths and read every header; raise NoDicomFoundError if nothing is DICOM."""
+    paths = list(paths)
+    files = list(dict.fromkeys(iter_input_files(paths, extract_root)))
+    result = read_headers(files, workers=workers, progress=progress, cancel=cancel)
+    if not result.headers and not result.errors:
+        if len(paths) == 1 and Path(paths[0]).is_file() and result.skipped:
+            raise NotDicomError(result.skipped[0][1], result.skipped[0][0])
+        where = ", ".join(str(p) for p in paths[:3])
+        raise NoDicomFoundError(f"no DICOM files found in {where} ({len(files)} files looked at)")
+    return result

@@ -1,0 +1,1 @@
+"""Qt-free application state and use cases shared by the GUI and the CLI."""
