@@ -8,11 +8,13 @@ Python, so large scans use worker processes rather than threads.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +26,8 @@ from medview.dicom.header import (
     is_dicomdir,
     read_header,
 )
+
+log = logging.getLogger(__name__)
 
 #: Below this many files the process pool costs more than it saves.
 PROCESS_POOL_MIN_FILES = 400
@@ -160,32 +164,41 @@ def read_headers(
     result = ScanResult(files_seen=len(paths))
     chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
     worker_count = workers or max(1, min(4, os.cpu_count() or 1))
-    done = 0
+    finished: list[list] = []  # outcomes of the chunks read so far, in order
     if len(paths) >= PROCESS_POOL_MIN_FILES and worker_count > 1:
-        import multiprocessing
-
-        context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
-        with ProcessPoolExecutor(max_workers=worker_count, mp_context=context) as pool:
-            try:
-                for chunk, outcome in zip(chunks, pool.map(_read_chunk, chunks), strict=True):
-                    _collect(result, outcome)
-                    done += len(chunk)
-                    if progress:
-                        progress(done / len(paths))
-                    if cancel:
-                        cancel()
-            except Cancelled:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-    else:
-        for chunk in chunks:
-            if cancel:
-                cancel()
-            _collect(result, _read_chunk(chunk))
-            done += len(chunk)
-            if progress:
-                progress(done / max(1, len(paths)))
+        try:
+            _read_in_processes(chunks, worker_count, finished, len(paths), progress, cancel)
+        except (BrokenProcessPool, OSError) as exc:
+            # A pool that cannot start (restricted sandbox, frozen app quirks) must not stop
+            # an import: carry on in this process from where the pool stopped.
+            log.warning("header scan pool failed (%s); continuing in-process", exc)
+    for chunk in chunks[len(finished) :]:
+        if cancel:
+            cancel()
+        finished.append(_read_chunk(chunk))
+        if progress:
+            progress(sum(map(len, finished)) / max(1, len(paths)))
+    for outcome in finished:
+        _collect(result, outcome)
     return result
+
+
+def _read_in_processes(chunks, worker_count, finished, total, progress, cancel) -> None:
+    """Read chunks in worker processes, appending each chunk's outcome to ``finished``."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+    with ProcessPoolExecutor(max_workers=worker_count, mp_context=context) as pool:
+        try:
+            for outcome in pool.map(_read_chunk, chunks):
+                finished.append(outcome)
+                if progress:
+                    progress(sum(map(len, finished)) / total)
+                if cancel:
+                    cancel()
+        except Cancelled:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
 
 def _collect(result: ScanResult, outcome: list) -> None:

@@ -1,0 +1,1 @@
+"""Composition root: the main window, its actions, and the GUI entry point."""

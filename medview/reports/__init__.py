@@ -1,0 +1,1 @@
+"""Structured reports (issue 8): DICOM SR/SEG, PDF, JSON exporters. No Qt."""

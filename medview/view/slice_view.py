@@ -1,0 +1,597 @@
+"""A 2D slice view of a Volume: VTK inside Qt, in radiological convention.
+
+The volume goes to VTK through :mod:`medview.view.vtk_bridge`, so VTK world coordinates are
+patient LPS millimetres. The slice is cut in *world* coordinates by ``vtkImageReslice`` (a
+plane given by a screen-right and a screen-down vector in LPS), never in index space: a
+volume stored with flipped or permuted axes still shows the patient's right on the screen's
+left. The camera looks along ``right x down`` with ``-down`` as view up, so the picture and
+the orientation letters (computed from the camera) agree by construction.
+
+Rendering happens on the GUI thread only (ARCHITECTURE.md, rule 4).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+# vtkInteractionStyle, vtkRenderingFreeType and vtkRenderingOpenGL2 are imported for their
+# factory overrides (styles, text renderer, render window); without them VTK creates
+# abstract stand-ins that draw nothing.
+import vtkmodules.qt
+import vtkmodules.vtkInteractionStyle
+import vtkmodules.vtkRenderingFreeType
+import vtkmodules.vtkRenderingOpenGL2
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPointF, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QMouseEvent, QWheelEvent
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+from vtkmodules.util.numpy_support import vtk_to_numpy
+from vtkmodules.vtkCommonCore import vtkLookupTable
+from vtkmodules.vtkCommonMath import vtkMatrix4x4
+from vtkmodules.vtkImagingCore import vtkImageReslice
+from vtkmodules.vtkInteractionStyle import vtkInteractorStyleImage
+from vtkmodules.vtkIOImage import vtkPNGWriter
+from vtkmodules.vtkRenderingCore import (
+    vtkImageActor,
+    vtkRenderer,
+    vtkTextActor,
+    vtkWindowToImageFilter,
+)
+
+from medview.imaging.geometry import axis_letters
+from medview.imaging.volume import Volume
+from medview.view.slice_geometry import (
+    AXIAL,
+    CT_DEFAULT_WINDOW,
+    SliceGeometry,
+    ViewPlane,
+    default_window,
+)
+from medview.view.vtk_bridge import volume_to_vtk_image
+
+# Pick the binding explicitly: VTK otherwise takes the first Qt binding it finds installed.
+vtkmodules.qt.PyQtImpl = "PySide6"
+from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor  # noqa: E402
+
+_SCROLL_KEYS = {
+    Qt.Key.Key_Up: 1,
+    Qt.Key.Key_Down: -1,
+    Qt.Key.Key_PageUp: 10,
+    Qt.Key.Key_PageDown: -10,
+}
+_WHEEL_STEP = 120  # one notch of a standard mouse wheel, in 1/8 degree
+_TEXT_COLOR = (1.0, 0.85, 0.3)
+_EDGES = ("left", "right", "top", "bottom")
+
+
+class _QtVtkWidget(QVTKRenderWindowInteractor):
+    """VTK's Qt widget with a teardown that really lets go of the render window.
+
+    The stock widget registers Python callbacks on its interactor and render window; those
+    C++-held references form cycles Python's garbage collector cannot see, so the render
+    window would live until interpreter exit, and its X display would be closed after the X
+    server is gone (an X I/O error that turns a passing test run into exit code 1).
+    """
+
+    def release(self) -> None:
+        """Finalize the render window and drop every reference to it (idempotent)."""
+        if self._RenderWindow is None:
+            return
+        self.setEnabled(False)  # no more input events into a released interactor
+        self.hide()
+        self._Timer.stop()
+        # The Python callbacks the stock widget registered (see its __init__).
+        self._Iren.RemoveObservers("CreateTimerEvent")
+        self._Iren.RemoveObservers("DestroyTimerEvent")
+        self._RenderWindow.RemoveObservers("CursorChangedEvent")
+        self._RenderWindow.Finalize()
+        self._Iren.SetRenderWindow(None)
+        self._RenderWindow = None
+        self._Iren = None
+
+    def Finalize(self) -> None:
+        self.release()
+
+    def closeEvent(self, event) -> None:
+        self.release()
+
+    def paintEvent(self, event) -> None:
+        if self._RenderWindow is not None:
+            super().paintEvent(event)
+
+    def resizeEvent(self, event) -> None:
+        if self._RenderWindow is not None:
+            super().resizeEvent(event)
+
+
+def _weak_callback(method: Callable[..., None]) -> Callable[..., None]:
+    """A VTK observer calling ``method`` without keeping its object alive."""
+    reference = weakref.WeakMethod(method)
+
+    def callback(*args: object) -> None:
+        target = reference()
+        if target is not None:
+            target(*args)
+
+    return callback
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("QtSliceView", text)
+
+
+def _grey_lookup_table(inverted: bool) -> vtkLookupTable:
+    table = vtkLookupTable()
+    table.SetNumberOfTableValues(256)
+    table.SetHueRange(0.0, 0.0)
+    table.SetSaturationRange(0.0, 0.0)
+    # MONOCHROME1 (PS3.3 C.7.6.3.1.2): minimum value is white.
+    table.SetValueRange((1.0, 0.0) if inverted else (0.0, 1.0))
+    table.SetRampToLinear()
+    table.Build()
+    return table
+
+
+class QtSliceView(QWidget):
+    """One slice of a Volume, with window/level, scrolling and orientation labels.
+
+    Mouse wheel, Up/Down and PageUp/PageDown (10 slices) scroll; left-drag changes the window
+    (horizontal: width, vertical: level); right-drag zooms and middle-drag pans (VTK's image
+    style). Slice numbers shown on screen are 1-based, :attr:`slice_index` is 0-based.
+    """
+
+    slice_changed = Signal(int)
+    window_changed = Signal(float, float)
+
+    def __init__(self, parent: QWidget | None = None, plane: ViewPlane = AXIAL) -> None:
+        super().__init__(parent)
+        self._plane = plane
+        self._volume: Volume | None = None
+        self._geometry: SliceGeometry | None = None
+        self._slice = 0
+        self._window = CT_DEFAULT_WINDOW
+        self._pointer_text = ""
+        self._message = ""
+        self._finalized = False
+        self._wheel_accumulator = 0
+        self._drag_start: tuple[float, float, float, float] | None = None
+        self._camera_touched = False
+        self._value_range = (0.0, 1.0)
+
+        self._vtk_widget = _QtVtkWidget(self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._vtk_widget)
+        self.setFocusProxy(self._vtk_widget)
+        self._vtk_widget.installEventFilter(self)
+
+        self._renderer = vtkRenderer()
+        self._renderer.SetBackground(0.0, 0.0, 0.0)
+        self._render_window = self._vtk_widget.GetRenderWindow()
+        self._render_window.AddRenderer(self._renderer)
+        self._vtk_widget.SetInteractorStyle(vtkInteractorStyleImage())
+        self._vtk_widget.Initialize()
+
+        self._reslice = vtkImageReslice()
+        self._reslice.SetOutputDimensionality(2)
+        self._reslice.SetInterpolationModeToLinear()
+        # Output is in reslice-axes coordinates; the actor's user matrix puts it in LPS.
+        self._reslice.SetOutputDirection(1, 0, 0, 0, 1, 0, 0, 0, 1)
+        self._actor = vtkImageActor()
+        self._actor.GetMapper().SetInputConnection(self._reslice.GetOutputPort())
+        self._actor.GetProperty().SetInterpolationTypeToLinear()
+        self._actor.VisibilityOff()
+        self._renderer.AddActor(self._actor)
+
+        self._edge_actors = {edge: self._make_text(edge) for edge in _EDGES}
+        self._info_actor = self._make_text("bottom_left")
+        self._title_actor = self._make_text("top_left")
+        self._message_actor = self._make_text("centre")
+        self._renderer.GetActiveCamera().ParallelProjectionOn()
+        # VTK holds observer callbacks strongly and Python's gc cannot see through C++, so a
+        # bound method here would keep this view, and its render window, alive forever.
+        self._camera_observer = self._renderer.GetActiveCamera().AddObserver(
+            "ModifiedEvent", _weak_callback(self._on_camera_modified)
+        )
+        # Deleted without being closed (e.g. its window was garbage-collected): still let go
+        # of the render window while the X connection is there.
+        vtk_widget = self._vtk_widget
+        self.destroyed.connect(lambda *_: vtk_widget.release())
+        self.set_message(_tr("No image"))
+
+    # -- public API ------------------------------------------------------------------------
+    @property
+    def volume(self) -> Volume | None:
+        return self._volume
+
+    @property
+    def slice_index(self) -> int:
+        """0-based index of the shown slice along the scrolled voxel axis."""
+        return self._slice
+
+    @property
+    def slice_count(self) -> int:
+        return self._geometry.count if self._geometry is not None else 0
+
+    @property
+    def slice_position(self) -> float:
+        """Position (mm) of the shown slice along the view normal (LPS z for axial)."""
+        return self._geometry.plane_offset(self._slice) if self._geometry is not None else 0.0
+
+    @property
+    def window(self) -> tuple[float, float]:
+        """(centre, width) of the grey-level window."""
+        return self._window
+
+    @property
+    def vtk_widget(self) -> QVTKRenderWindowInteractor:
+        """The embedded VTK widget (receives the mouse, wheel and key events)."""
+        return self._vtk_widget
+
+    @property
+    def render_window(self):
+        """The ``vtkRenderWindow`` (None after :meth:`finalize`)."""
+        return self._render_window
+
+    @property
+    def renderer(self) -> vtkRenderer:
+        return self._renderer
+
+    def set_volume(self, volume: Volume) -> None:
+        """Show ``volume`` at its middle slice, with its default window and a fitted camera."""
+        self._volume = volume
+        self._geometry = SliceGeometry(volume, self._plane)
+        self._reslice.SetInputData(volume_to_vtk_image(volume))
+        # Once per volume: a 512 x 512 x 600 CT takes a noticeable time to scan.
+        self._value_range = (float(volume.array.min()), float(volume.array.max()))
+        self._reslice.SetBackgroundLevel(self._value_range[0])
+        width, height = self._geometry.output_size()
+        self._reslice.SetOutputSpacing(self._geometry.pixel_mm, self._geometry.pixel_mm, 1.0)
+        self._reslice.SetOutputOrigin(self._geometry.min_right, self._geometry.min_down, 0.0)
+        self._reslice.SetOutputExtent(0, width - 1, 0, height - 1, 0, 0)
+        prop = self._actor.GetProperty()
+        if volume.is_color:
+            prop.SetLookupTable(None)
+            prop.SetColorWindow(255.0)
+            prop.SetColorLevel(127.5)
+        else:
+            prop.SetLookupTable(_grey_lookup_table(volume.meta.invert_display))
+            prop.UseLookupTableScalarRangeOff()
+        self._slice = self._geometry.count // 2
+        self._apply_slice()
+        self._actor.VisibilityOn()
+        self._message = ""
+        self._message_actor.SetInput("")
+        self._title_actor.SetInput(self._title_text())
+        self.reset_camera()
+        if not volume.is_color:
+            self.set_window(*default_window(volume))
+        self._update_info()
+        self.render()
+
+    def set_slice(self, index: int) -> None:
+        """Show slice ``index`` (clamped to the volume)."""
+        if self._geometry is None:
+            return
+        index = int(np.clip(index, 0, self._geometry.count - 1))
+        if index == self._slice:
+            return
+        camera = self._renderer.GetActiveCamera()
+        shift = self._geometry.normal * (
+            self._geometry.plane_offset(index) - self._geometry.plane_offset(self._slice)
+        )
+        # Move the camera with the slice so zoom and pan stay as the user left them.
+        camera.SetFocalPoint(*(np.asarray(camera.GetFocalPoint()) + shift))
+        camera.SetPosition(*(np.asarray(camera.GetPosition()) + shift))
+        self._slice = index
+        self._apply_slice()
+        self._renderer.ResetCameraClippingRange()
+        self._update_info()
+        self.render()
+        self.slice_changed.emit(index)
+
+    def scroll(self, steps: int) -> None:
+        """Move ``steps`` slices (positive: increasing index)."""
+        self.set_slice(self._slice + steps)
+
+    def set_window(self, center: float, width: float) -> None:
+        """Set the grey-level window (centre and width in the volume's units)."""
+        width = max(float(width), 1e-3)
+        self._window = (float(center), width)
+        prop = self._actor.GetProperty()
+        prop.SetColorWindow(width)
+        prop.SetColorLevel(float(center))
+        self._update_info()
+        self.render()
+        self.window_changed.emit(float(center), width)
+
+    def set_message(self, text: str) -> None:
+        """Show a centred message (e.g. "Loading…") over the view; empty to clear it."""
+        self._message = text
+        self._message_actor.SetInput(text)
+        self.render()
+
+    def reset_camera(self) -> None:
+        """Centre the slice and fit it to the view."""
+        if self._geometry is None:
+            return
+        geometry = self._geometry
+        camera = self._renderer.GetActiveCamera()
+        centre = geometry.centre(self._slice)
+        span = max(geometry.max_right - geometry.min_right, geometry.max_down - geometry.min_down)
+        distance = 4.0 * span + 100.0
+        camera.SetFocalPoint(*centre)
+        camera.SetPosition(*(centre - geometry.normal * distance))
+        camera.SetViewUp(*(-geometry.down))
+        self._camera_touched = False
+        self._fit_camera()
+
+    def orientation_labels(self) -> dict[str, str]:
+        """The letters drawn at the ``left``, ``right``, ``top`` and ``bottom`` edges."""
+        return {edge: actor.GetInput() or "" for edge, actor in self._edge_actors.items()}
+
+    def info_text(self) -> str:
+        """The corner annotation (slice, position, window, value under the pointer)."""
+        return self._info_actor.GetInput() or ""
+
+    def world_to_widget(self, lps: np.ndarray | tuple[float, float, float]) -> QPointF:
+        """Widget (Qt logical pixel) position of an LPS point."""
+        self._renderer.SetWorldPoint(*(float(v) for v in lps), 1.0)
+        self._renderer.WorldToDisplay()
+        x, y, _ = self._renderer.GetDisplayPoint()
+        ratio = self._vtk_widget.devicePixelRatioF()
+        return QPointF(x / ratio, self._vtk_widget.height() - 1 - y / ratio)
+
+    def widget_to_world(self, point: QPointF) -> np.ndarray:
+        """LPS point on the current slice plane under a widget position."""
+        ratio = self._vtk_widget.devicePixelRatioF()
+        x = point.x() * ratio
+        y = (self._vtk_widget.height() - 1 - point.y()) * ratio
+        camera = self._renderer.GetActiveCamera()
+        self._renderer.SetWorldPoint(*camera.GetFocalPoint(), 1.0)
+        self._renderer.WorldToDisplay()
+        depth = self._renderer.GetDisplayPoint()[2]
+        self._renderer.SetDisplayPoint(x, y, depth)
+        self._renderer.DisplayToWorld()
+        world = np.asarray(self._renderer.GetWorldPoint(), float)
+        lps = world[:3] / world[3]
+        if self._geometry is not None:
+            normal = self._geometry.normal
+            lps = lps + normal * (self._geometry.plane_offset(self._slice) - lps @ normal)
+        return lps
+
+    def value_at(self, lps: np.ndarray) -> float | tuple[float, ...] | None:
+        """Voxel value nearest to an LPS point, or None outside the volume."""
+        if self._volume is None:
+            return None
+        ijk = np.floor(self._volume.lps_to_index(lps) + 0.5).astype(int)
+        if np.any(ijk < 0) or np.any(ijk >= np.asarray(self._volume.size_ijk)):
+            return None
+        value = self._volume.array[ijk[2], ijk[1], ijk[0]]
+        return tuple(float(v) for v in value) if np.ndim(value) else float(value)
+
+    def render(self) -> None:
+        """Render now (GUI thread only); skipped while hidden or after teardown."""
+        if self._finalized or not self.isVisible():
+            return
+        self._render_window.Render()
+
+    def grab_rgb(self) -> np.ndarray:
+        """The rendered picture as an ``(height, width, 3)`` uint8 array, top row first."""
+        grabber = self._window_grabber()
+        image = grabber.GetOutput()
+        width, height, _ = image.GetDimensions()
+        pixels = vtk_to_numpy(image.GetPointData().GetScalars()).reshape(height, width, -1)
+        return np.ascontiguousarray(pixels[::-1, :, :3])  # VTK rows run bottom to top
+
+    def grab_png(self, path: str | Path) -> Path:
+        """Render and save the view as a PNG file; returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = vtkPNGWriter()
+        writer.SetFileName(str(path))
+        grabber = self._window_grabber()  # keep a reference: the writer does not own it
+        writer.SetInputData(grabber.GetOutput())
+        writer.Write()
+        return path
+
+    def finalize(self) -> None:
+        """Release the render window (idempotent); call before the widget goes away."""
+        if self._finalized:
+            return
+        self._finalized = True
+        self._vtk_widget.removeEventFilter(self)
+        # No more label updates: the camera outlives the render window it was drawn in.
+        self._renderer.GetActiveCamera().RemoveObserver(self._camera_observer)
+        # Finalize first, while the renderer is attached, so its textures are freed with the
+        # OpenGL context.
+        self._vtk_widget.release()
+        self._render_window.RemoveRenderer(self._renderer)
+        self._render_window = None
+
+    # -- Qt events -------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:
+        self.finalize()
+        super().closeEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if not self._handle_key(event):
+            super().keyPressEvent(event)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if not self._camera_touched:
+            self._fit_camera()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Take the events the radiologist expects from VTK's widget before VTK does."""
+        kind = event.type()
+        if kind == QEvent.Type.KeyPress:
+            # Swallow every key: VTK's own key bindings ('q' quits, 'w' wireframe...) must
+            # not reach the interactor. Application shortcuts are dispatched before this.
+            self._handle_key(event)
+            return True
+        if kind == QEvent.Type.KeyRelease:
+            return True
+        if kind == QEvent.Type.Wheel:
+            self._handle_wheel(event)
+            return True
+        if kind == QEvent.Type.MouseButtonPress:
+            if event.button() == Qt.MouseButton.LeftButton:
+                position = event.position()
+                center, width = self._window
+                self._drag_start = (position.x(), position.y(), center, width)
+                return True
+            self._camera_touched = True
+        elif kind == QEvent.Type.MouseButtonRelease:
+            if event.button() == Qt.MouseButton.LeftButton:
+                self._drag_start = None
+                return True
+        elif kind == QEvent.Type.MouseMove:
+            self._handle_mouse_move(event)
+            return self._drag_start is not None
+        elif kind == QEvent.Type.Leave and self._pointer_text:
+            self._pointer_text = ""
+            self._update_info()
+            self.render()
+        return False
+
+    # -- internals -------------------------------------------------------------------------
+    def _handle_key(self, event: QKeyEvent) -> bool:
+        steps = _SCROLL_KEYS.get(event.key())
+        if steps is None:
+            return False
+        self.scroll(steps)
+        return True
+
+    def _handle_wheel(self, event: QWheelEvent) -> None:
+        self._wheel_accumulator += event.angleDelta().y()
+        # Touchpads send small deltas: move a slice only per full notch.
+        steps = int(self._wheel_accumulator / _WHEEL_STEP)
+        if steps:
+            self._wheel_accumulator -= steps * _WHEEL_STEP
+            self.scroll(steps)
+
+    def _handle_mouse_move(self, event: QMouseEvent) -> None:
+        position = event.position()
+        if self._drag_start is not None and self._volume is not None:
+            x0, y0, center0, width0 = self._drag_start
+            low, high = self._value_range
+            # About 500 pixels of drag sweep the whole data range, whatever the modality.
+            per_pixel = max((high - low) / 500.0, 1e-3)
+            width = max(width0 + (position.x() - x0) * per_pixel, per_pixel)
+            # Dragging up raises the level (the picture gets darker), as in most viewers.
+            center = center0 - (position.y() - y0) * per_pixel
+            self.set_window(center, width)
+            return
+        self._update_pointer(position)
+
+    def _update_pointer(self, position: QPointF) -> None:
+        if self._volume is None:
+            return
+        lps = self.widget_to_world(position)
+        value = self.value_at(lps)
+        if value is None:
+            self._pointer_text = ""
+        else:
+            units = f" {self._volume.meta.units}" if self._volume.meta.units else ""
+            if isinstance(value, tuple):
+                shown = "(" + ", ".join(f"{v:g}" for v in value) + ")"
+            else:
+                shown = f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+            where = ", ".join(f"{v:.1f}" for v in lps)
+            self._pointer_text = _tr("({where}) mm LPS: {value}{units}").format(
+                where=where, value=shown, units=units
+            )
+        self._update_info()
+        self.render()
+
+    def _apply_slice(self) -> None:
+        assert self._geometry is not None
+        axes = vtkMatrix4x4()
+        axes.DeepCopy(self._geometry.reslice_axes(self._slice).ravel())
+        self._reslice.SetResliceAxes(axes)
+        self._actor.SetUserMatrix(axes)
+
+    def _fit_camera(self) -> None:
+        if self._geometry is None or self._finalized:
+            return
+        geometry = self._geometry
+        width_mm = geometry.max_right - geometry.min_right + geometry.pixel_mm
+        height_mm = geometry.max_down - geometry.min_down + geometry.pixel_mm
+        size = self._render_window.GetSize()
+        aspect = size[0] / size[1] if size[0] > 0 and size[1] > 0 else 1.0
+        camera = self._renderer.GetActiveCamera()
+        camera.SetParallelScale(max(height_mm / 2.0, width_mm / (2.0 * aspect)) * 1.02)
+        self._renderer.ResetCameraClippingRange()
+
+    def _on_camera_modified(self, camera, _event: str) -> None:
+        # Letters follow the camera, so they stay right for any plane or a rotated view.
+        up = np.asarray(camera.GetViewUp(), float)
+        right = np.cross(camera.GetDirectionOfProjection(), up)
+        vectors = {"left": -right, "right": right, "top": up, "bottom": -up}
+        for edge, vector in vectors.items():
+            # At most two letters: an obliquity of a few degrees is not worth a third.
+            self._edge_actors[edge].SetInput(axis_letters(vector, threshold=0.25)[:2])
+
+    def _make_text(self, place: str) -> vtkTextActor:
+        positions = {
+            "left": (0.01, 0.5, 0, 1),
+            "right": (0.99, 0.5, 2, 1),
+            "top": (0.5, 0.99, 1, 2),
+            "bottom": (0.5, 0.01, 1, 0),
+            "bottom_left": (0.01, 0.01, 0, 0),
+            "top_left": (0.01, 0.99, 0, 2),
+            "centre": (0.5, 0.5, 1, 1),
+        }
+        x, y, horizontal, vertical = positions[place]
+        actor = vtkTextActor()
+        actor.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+        actor.SetPosition(x, y)
+        prop = actor.GetTextProperty()
+        prop.SetJustification(horizontal)  # 0 left, 1 centred, 2 right
+        prop.SetVerticalJustification(vertical)  # 0 bottom, 1 centred, 2 top
+        prop.SetFontSize(20 if place in _EDGES or place == "centre" else 14)
+        prop.SetBold(place in _EDGES)
+        prop.SetColor(*_TEXT_COLOR)
+        prop.ShadowOn()
+        self._renderer.AddViewProp(actor)
+        return actor
+
+    def _title_text(self) -> str:
+        if self._volume is None:
+            return ""
+        meta = self._volume.meta
+        return " ".join(part for part in (meta.modality, meta.series_description) if part)
+
+    def _update_info(self) -> None:
+        if self._geometry is None or self._volume is None:
+            self._info_actor.SetInput("")
+            return
+        lines = [
+            _tr("Slice {index}/{count}  Pos {pos:.1f} mm").format(
+                index=self._slice + 1,
+                count=self._geometry.count,
+                pos=self.slice_position,
+            )
+        ]
+        if not self._volume.is_color:
+            center, width = self._window
+            lines.append(_tr("W {width:.0f}  L {center:.0f}").format(width=width, center=center))
+        if self._pointer_text:
+            lines.append(self._pointer_text)
+        self._info_actor.SetInput("\n".join(lines))
+
+    def _window_grabber(self) -> vtkWindowToImageFilter:
+        if self._finalized:
+            raise RuntimeError("the view is closed; nothing to grab")
+        self._render_window.Render()
+        grabber = vtkWindowToImageFilter()
+        grabber.SetInput(self._render_window)
+        grabber.SetInputBufferTypeToRGB()
+        grabber.ReadFrontBufferOff()
+        grabber.Update()
+        return grabber
