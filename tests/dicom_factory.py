@@ -108,3 +108,68 @@ def write_series(
             )
         )
     return paths
+
+
+def write_enhanced_ct(
+    path: Path,
+    z_positions: Sequence[float],
+    rows: int = 6,
+    columns: int = 7,
+    slopes: Sequence[float] | None = None,
+) -> Path:
+    """A minimal Enhanced CT-style multi-frame file: geometry in functional groups only.
+
+    Frame f holds ``100 * f + column`` (stored values); positions are per frame, orientation,
+    pixel spacing and (unless ``slopes`` vary per frame) rescale are shared (PS3.3 C.7.6.16).
+    """
+    from pydicom.sequence import Sequence as DicomSequence
+    from pydicom.uid import EnhancedCTImageStorage
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = EnhancedCTImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = EnhancedCTImageStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.PatientName, ds.PatientID = "Enhanced^Test", "ENH-1"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.FrameOfReferenceUID = generate_uid()
+    ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "CT", 5, 1
+    ds.NumberOfFrames = len(z_positions)
+    ds.Rows, ds.Columns = rows, columns
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+
+    def item(**values) -> Dataset:
+        entry = Dataset()
+        for key, value in values.items():
+            setattr(entry, key, value)
+        return entry
+
+    shared = item(
+        PlaneOrientationSequence=DicomSequence([item(ImageOrientationPatient=list(AXIAL))]),
+        PixelMeasuresSequence=DicomSequence([item(PixelSpacing=[0.5, 0.25], SliceThickness=1.0)]),
+    )
+    if slopes is None:
+        shared.PixelValueTransformationSequence = DicomSequence(
+            [item(RescaleIntercept=-1024, RescaleSlope=1, RescaleType="HU")]
+        )
+    ds.SharedFunctionalGroupsSequence = DicomSequence([shared])
+    frames = []
+    for index, z in enumerate(z_positions):
+        frame = item(
+            PlanePositionSequence=DicomSequence([item(ImagePositionPatient=[1.0, 2.0, float(z)])])
+        )
+        if slopes is not None:
+            frame.PixelValueTransformationSequence = DicomSequence(
+                [item(RescaleIntercept=0, RescaleSlope=slopes[index], RescaleType="HU")]
+            )
+        frames.append(frame)
+    ds.PerFrameFunctionalGroupsSequence = DicomSequence(frames)
+    data = np.stack([slice_pixels(i, rows, columns) for i in range(len(z_positions))])
+    ds.PixelData = data.astype(np.uint16).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    return path

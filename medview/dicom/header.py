@@ -141,6 +141,8 @@ class InstanceHeader:
     frames: tuple[FrameGeometry, ...] = ()
     #: Per-frame rescale (slope, intercept) of enhanced images, when they differ by frame.
     frame_rescale: tuple[tuple[float, float], ...] = ()
+    #: RT Dose frame offsets along the normal (PS3.3 C.8.8.3.2), relative to the first frame.
+    grid_frame_offsets: tuple[float, ...] = ()
     #: Byte offset and length of the raw Pixel Data value for native little-endian files.
     pixel_offset: int | None = None
     pixel_length: int | None = None
@@ -232,7 +234,11 @@ def header_from_dataset(
         values = _read_values(ds, warnings_found)
     except (ValueError, TypeError, LookupError, AttributeError) as exc:
         raise DicomLoadError(f"malformed header value ({type(exc).__name__}: {exc})", path) from exc
-    has_pixels = stop_position is not None and stop_position < file_size and "Rows" in ds
+    # The reader stopped at Pixel Data unless the file ended first. A deflated file is read
+    # through a decompressing stream, so its file position says nothing: trust Rows there.
+    deflated = transfer_syntax == "1.2.840.10008.1.2.1.99"
+    reached_pixels = stop_position is not None and (deflated or stop_position < file_size)
+    has_pixels = reached_pixels and "Rows" in ds
     pixel_offset, pixel_length = None, None
     if has_pixels and transfer_syntax in _NATIVE_LITTLE_ENDIAN:
         pixel_offset, pixel_length = _locate_native_pixels(
@@ -295,6 +301,7 @@ def _read_values(ds: Dataset, warnings_found: list[str]) -> dict:
         window_explanations=tuple(_text(e) for e in explanations)
         if isinstance(explanations, list | tuple | pydicom.multival.MultiValue)
         else ((_text(explanations),) if explanations else ()),
+        grid_frame_offsets=_multi_floats(fields.get("GridFrameOffsetVector")),
         slice_thickness=_float(fields.get("SliceThickness")),
         spacing_between_slices=_float(fields.get("SpacingBetweenSlices")),
         geometry=FrameGeometry(
@@ -303,6 +310,10 @@ def _read_values(ds: Dataset, warnings_found: list[str]) -> dict:
             _pixel_spacing(fields),
         ),
     )
+    dose_scaling = _float(fields.get("DoseGridScaling"))
+    if dose_scaling:  # RT Dose: stored value x DoseGridScaling = Gy (PS3.3 C.8.8.3)
+        values["rescale_slope"], values["rescale_intercept"] = dose_scaling, 0.0
+        values["rescale_type"] = _text(fields.get("DoseUnits")) or "GY"
     if "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds:
         from medview.dicom.multiframe import enhanced_frame_geometry
 
@@ -319,6 +330,7 @@ def _read_values(ds: Dataset, warnings_found: list[str]) -> dict:
 #: Value Representations made of plain ASCII characters (PS3.5 6.2): no character set applies,
 #: so the raw bytes can be split and stripped directly.
 _ASCII_VRS = {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI"}
+
 _US_KEYWORDS = {
     "Rows", "Columns", "BitsAllocated", "BitsStored", "PixelRepresentation",
     "SamplesPerPixel", "PlanarConfiguration",

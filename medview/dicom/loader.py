@@ -220,7 +220,7 @@ def _decode_codecs(candidate, by_file, out, plan, workers, report, cancel) -> No
                         path,
                     )
                 if plan.color:
-                    out[k] = frame if frame.ndim == 3 else np.repeat(frame[..., None], 3, axis=2)
+                    out[k] = _rgb8(frame, ref.header.bits_stored)
                 elif info.get("lut_applied"):
                     out[k] = frame
                 else:
@@ -230,6 +230,16 @@ def _decode_codecs(candidate, by_file, out, plan, workers, report, cancel) -> No
     finally:
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _rgb8(frame: np.ndarray, bits_stored: int) -> np.ndarray:
+    """Colour frames for display as 8-bit RGB; 16/32-bit samples keep their top 8 bits."""
+    if frame.ndim == 2:
+        frame = np.repeat(frame[..., np.newaxis], 3, axis=2)
+    if frame.dtype != np.uint8:
+        shift = max(0, (bits_stored or frame.dtype.itemsize * 8) - 8)
+        frame = (frame.astype(np.uint64) >> shift).clip(0, 255).astype(np.uint8)
+    return frame
 
 
 def _meta(candidate: Candidate, plan: _Plan) -> VolumeMeta:

@@ -226,6 +226,12 @@ def _multiframe_candidate(series_uid: str, header: InstanceHeader) -> Candidate:
             )
         warnings.append("frames have different orientations: shown as a plain frame sequence")
     geo = header.geometry
+    if (
+        geo.position is not None
+        and geo.orientation is not None
+        and len(header.grid_frame_offsets) == header.number_of_frames
+    ):
+        return _grid_offset_candidate(series_uid, header, warnings)
     di, dj = _in_plane_spacing(geo, warnings) if geo.pixel_spacing else (1.0, 1.0)
     direction = np.eye(3)
     origin = (0.0, 0.0, 0.0)
@@ -247,6 +253,27 @@ def _multiframe_candidate(series_uid: str, header: InstanceHeader) -> Candidate:
         origin=origin,
         direction=direction,
         warnings=tuple(warnings),
+    )
+
+
+def _grid_offset_candidate(
+    series_uid: str, header: InstanceHeader, warnings: list[str]
+) -> Candidate:
+    """RT Dose style frames: one position plus offsets along the normal (PS3.3 C.8.8.3.2)."""
+    geo = header.geometry
+    direction = _safe_direction(header)
+    origin = np.asarray(geo.position, dtype=float)
+    refs = [
+        (
+            SliceRef(header, index),
+            FrameGeometry(
+                tuple(origin + offset * direction[:, 2]), geo.orientation, geo.pixel_spacing
+            ),
+        )
+        for index, offset in enumerate(header.grid_frame_offsets)
+    ]
+    return _build_stack(
+        series_uid, refs, f"multi-frame {header.instance_number or ''}".strip(), warnings
     )
 
 

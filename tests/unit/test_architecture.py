@@ -29,7 +29,9 @@ def test_headless_core_does_not_load_qt_vtk_or_torch():
         "heavy = [m for m in ('torch', 'vtk', 'vtkmodules', 'PySide6') if m in sys.modules]\n"
         "print(','.join(heavy))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
 
@@ -40,6 +42,9 @@ def test_ruff_is_clean():
     if ruff_cmd is None:
         pytest.skip("ruff is not installed (pip install -e .[dev])")
     result = subprocess.run(
-        [ruff_cmd, "check", "--no-cache", "medview", "tests"], cwd=ROOT, capture_output=True, text=True
+        [ruff_cmd, "check", "--no-cache", "medview", "tests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout

@@ -16,7 +16,9 @@ MEDVIEW = [sys.executable, "-m", "medview"]
 
 def run(*args: str, home: Path, timeout: int = 120) -> subprocess.CompletedProcess:
     env = {**os.environ, "MEDVIEW_HOME": str(home)}
-    return subprocess.run([*MEDVIEW, *args], capture_output=True, text=True, env=env, timeout=timeout)
+    return subprocess.run(
+        [*MEDVIEW, *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
 
 
 @pytest.mark.parametrize(
@@ -53,7 +55,9 @@ def test_broken_and_non_dicom_files(tmp_path, medview_home):
 
 
 def test_import_then_studies_and_paths(tmp_path, medview_home):
-    write_series(tmp_path / "s", [(0.0, 0.0, float(z)) for z in range(5)], patient_name="Ünïcode^Test")
+    write_series(
+        tmp_path / "s", [(0.0, 0.0, float(z)) for z in range(5)], patient_name="Ünïcode^Test"
+    )
     result = run("import", str(tmp_path / "s"), home=medview_home)
     assert result.returncode == 0, result.stderr
     assert "imported 5 new instance(s)" in result.stdout
@@ -70,7 +74,18 @@ def test_import_then_studies_and_paths(tmp_path, medview_home):
 
 def test_demo_round_trip(tmp_path, medview_home):
     out = tmp_path / "demo"
-    result = run("demo", "--out", str(out), "--seed", "3", "--size", "64", "--slices", "40", home=medview_home)
+    result = run(
+        "demo",
+        "--out",
+        str(out),
+        "--seed",
+        "3",
+        "--size",
+        "64",
+        "--slices",
+        "40",
+        home=medview_home,
+    )
     assert result.returncode == 0, result.stderr
     truth = json.loads((out / "truth.json").read_text())
     assert truth["nodules"]

@@ -48,7 +48,10 @@ def database(medview_home):
 
 def table_counts(db_path: Path) -> dict[str, int]:
     with sqlite3.connect(db_path) as conn:
-        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("patient", "study", "series", "instance")}
+        return {
+            t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+            for t in ("patient", "study", "series", "instance")
+        }
 
 
 def test_database_lives_under_medview_home(medview_home):

@@ -16,7 +16,11 @@ from pydicom.data import get_charset_files, get_palette_files, get_testdata_file
 from medview.app import cli
 
 ALL_FILES = sorted(
-    {str(p) for p in get_testdata_files() + get_charset_files() + get_palette_files() if Path(p).is_file()}
+    {
+        str(p)
+        for p in get_testdata_files() + get_charset_files() + get_palette_files()
+        if Path(p).is_file()
+    }
 )
 #: Files that are not DICOM Part 10 or are known-broken: they must be refused with a reason.
 MUST_REFUSE = {

@@ -73,13 +73,17 @@ def test_coronal_series_geometry(tmp_path):
     assert volume.orientation == "LIP"
     assert np.allclose(volume.index_to_lps((0, 0, 2)), (0.0, 4.0, 50.0))
     # One row down (j) goes inferior by the row spacing.
-    assert np.allclose(volume.index_to_lps((0, 1, 0)) - volume.index_to_lps((0, 0, 0)), (0, 0, -0.8))
+    assert np.allclose(
+        volume.index_to_lps((0, 1, 0)) - volume.index_to_lps((0, 0, 0)), (0, 0, -0.8)
+    )
 
 
 def test_mixed_orientations_are_split(tmp_path):
     ids = dict(series_uid=generate_uid(), study_uid=generate_uid(), frame_uid=generate_uid())
     write_series(tmp_path / "ax", axial_positions([0, 1, 2]), **ids)
-    write_series(tmp_path / "co", [(0.0, float(y), 0.0) for y in (0, 1)], orientation=CORONAL, **ids)
+    write_series(
+        tmp_path / "co", [(0.0, float(y), 0.0) for y in (0, 1)], orientation=CORONAL, **ids
+    )
     group = examine(tmp_path)
     assert len(group.candidates) == 2
     assert any("2 stacks" in w and "split" in w for w in group.warnings)
@@ -169,7 +173,9 @@ def test_duplicate_positions_split_by_acquisition(tmp_path):
 def test_duplicate_positions_without_key_keep_first(tmp_path):
     ids = dict(series_uid=generate_uid(), study_uid=generate_uid(), frame_uid=generate_uid())
     write_series(tmp_path / "a", axial_positions([0, 1, 2]), **ids)
-    write_slice(tmp_path / "b" / "dup.dcm", position=(-3.0, -2.5, 1.0), index=9, instance_number=99, **ids)
+    write_slice(
+        tmp_path / "b" / "dup.dcm", position=(-3.0, -2.5, 1.0), index=9, instance_number=99, **ids
+    )
     (candidate,) = examine(tmp_path).candidates
     assert candidate.shape[0] == 3
     assert "share a position" in candidate.warnings[0]

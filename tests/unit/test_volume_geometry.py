@@ -20,7 +20,9 @@ ODD_DIRECTION = np.array(
 
 def make_volume(direction=ODD_DIRECTION) -> Volume:
     array = np.arange(4 * 5 * 6, dtype=np.int16).reshape(4, 5, 6)  # (z, y, x) all different
-    return Volume(array, (0.5, 0.75, 2.0), (10.0, -20.0, 30.0), direction, VolumeMeta(modality="CT"))
+    return Volume(
+        array, (0.5, 0.75, 2.0), (10.0, -20.0, 30.0), direction, VolumeMeta(modality="CT")
+    )
 
 
 def test_index_to_lps_follows_spacing_direction_and_origin():
