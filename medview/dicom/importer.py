@@ -34,6 +34,8 @@ class ImportSummary:
     errors: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: The headers imported (with their final paths), for callers that go on to load them.
+    headers: list[InstanceHeader] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict:
         return {
@@ -93,6 +95,7 @@ def import_paths(
         errors=scan.errors,
         warnings=list(dict.fromkeys(warnings)),
         seconds=time.perf_counter() - started,
+        headers=headers,
     )
 
 

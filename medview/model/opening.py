@@ -15,7 +15,6 @@ from medview.core.paths import AppDirs, app_dirs
 from medview.dicom.importer import import_paths
 from medview.dicom.index import StudyDatabase
 from medview.dicom.loader import load_candidate
-from medview.dicom.scan import scan_paths
 from medview.dicom.series import Candidate, group_series
 from medview.imaging.volume import Volume
 
@@ -28,7 +27,12 @@ def demo_folder(dirs: AppDirs) -> Path:
     return dirs.data / "demo" / f"seed-{DEMO_SEED}"
 
 
-def ensure_demo_study(dirs: AppDirs, status: Callable[[str], None] | None = None) -> Path:
+def ensure_demo_study(
+    dirs: AppDirs,
+    status: Callable[[str], None] | None = None,
+    size: int = 512,
+    slices: int = 300,
+) -> Path:
     """The demo series folder, generating it on first use (a few seconds to half a minute)."""
     folder = demo_folder(dirs)
     truth = folder / "truth.json"
@@ -42,7 +46,7 @@ def ensure_demo_study(dirs: AppDirs, status: Callable[[str], None] | None = None
 
     if status:
         status("Generating the demo study (first start only)…")
-    write_demo_study(folder, seed=DEMO_SEED)
+    write_demo_study(folder, seed=DEMO_SEED, size=size, slices=slices)
     return folder
 
 
@@ -64,9 +68,8 @@ def open_for_viewer(
     if status:
         status("Importing…")
     with StudyDatabase(dirs.database) as database:
-        import_paths(targets, database, dirs=dirs)
-    scan = scan_paths(targets, extract_root=dirs.store / "unzipped")
-    candidates = [c for group in group_series(scan.headers) for c in group.candidates]
+        summary = import_paths(targets, database, dirs=dirs)
+    candidates = [c for group in group_series(summary.headers) for c in group.candidates]
     if status:
         status("Loading…")
     return load_candidate(pick_main_candidate(candidates))

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from medview.dicom.demo import write_demo_study
 
+from medview.dicom.demo import write_demo_study
 from medview.dicom.importer import import_paths
 from medview.dicom.index import StudyDatabase
 from medview.dicom.loader import load_candidate
@@ -105,14 +105,20 @@ def test_uncompressed_ct_load(ct_series: Path):
     peak_medview = peak_bytes(lambda: medview_load(ct_series))
     peak_plain = peak_bytes(lambda: plain_pydicom_loop(ct_series))
     print()
-    print(f"series: {SLICES} x {SIZE} x {SIZE} uncompressed CT, {int16_bytes / 2**20:.0f} MiB as int16, {os.cpu_count()} CPUs")
+    print(
+        f"series: {SLICES} x {SIZE} x {SIZE} uncompressed CT, {int16_bytes / 2**20:.0f} MiB as int16, {os.cpu_count()} CPUs"
+    )
     print(f"plain read of the bytes (warm, 1 thread):   {t_bytes:.3f} s")
     print(f"plain read of the bytes (warm, 2 threads):  {t_bytes2:.3f} s")
-    print(f"medview scan + decode + stack:              {t_medview:.3f} s (median {t_medview_med:.3f} s)")
+    print(
+        f"medview scan + decode + stack:              {t_medview:.3f} s (median {t_medview_med:.3f} s)"
+    )
     print(f"plain single-threaded pydicom loop:         {t_plain:.3f} s")
     print(f"ratio medview / read bytes:                 {t_medview / t_bytes:.2f}x (goal <= 2x)")
     print(f"ratio medview / pydicom loop:               {t_medview / t_plain:.2f}x (goal < 1x)")
-    print(f"peak memory medview / int16 series size:    {peak_medview / int16_bytes:.2f}x (goal <= 3.5x)")
+    print(
+        f"peak memory medview / int16 series size:    {peak_medview / int16_bytes:.2f}x (goal <= 3.5x)"
+    )
     print(f"peak memory pydicom loop / int16 size:      {peak_plain / int16_bytes:.2f}x")
 
 
@@ -138,13 +144,17 @@ def test_compressed_ct_load(ct_series: Path, tmp_path: Path, syntax_name: str):
     print()
     print(f"{syntax_name}: 60 slices of {SIZE}x{SIZE}")
     print(f"  one process:      {t_serial:.3f} s ({1000 * t_serial / 60:.1f} ms/slice)")
-    print(f"  worker processes: {t_pool:.3f} s ({1000 * t_pool / 60:.1f} ms/slice), speed-up {t_serial / t_pool:.2f}x")
+    print(
+        f"  worker processes: {t_pool:.3f} s ({1000 * t_pool / 60:.1f} ms/slice), speed-up {t_serial / t_pool:.2f}x"
+    )
 
 
 def test_header_indexing_3000_files(tmp_path: Path):
     roots = []
     for seed in range(10):
-        roots.append(write_demo_study(tmp_path / f"s{seed}", seed=seed, size=64, slices=300).directory)
+        roots.append(
+            write_demo_study(tmp_path / f"s{seed}", seed=seed, size=64, slices=300).directory
+        )
     files = [p for root in roots for p in dicom_files(root)]
     assert len(files) == 3000
     read_bytes(files)
@@ -161,5 +171,7 @@ def test_header_indexing_3000_files(tmp_path: Path):
     assert summary.instances_added == 3000
     t_headers, _, _ = best_of(lambda: scan_paths(roots))
     print()
-    print(f"header indexing of 3000 files into a new database (warm): {t_index:.3f} s (median {t_median:.3f} s; goal < 2 s)")
+    print(
+        f"header indexing of 3000 files into a new database (warm): {t_index:.3f} s (median {t_median:.3f} s; goal < 2 s)"
+    )
     print(f"  of which header scan alone:                             {t_headers:.3f} s")

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from dicom_factory import write_series
 
 MEDVIEW = [sys.executable, "-m", "medview"]

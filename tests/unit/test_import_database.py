@@ -11,7 +11,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from dicom_factory import write_series
 from pydicom.data import get_charset_files, get_testdata_file
 
 from medview.app import cli
@@ -19,6 +18,8 @@ from medview.core.errors import NoDicomFoundError
 from medview.core.paths import app_dirs
 from medview.dicom.importer import import_paths
 from medview.dicom.index import StudyDatabase
+
+from dicom_factory import write_series
 
 # Names as their authors wrote them (PS3.5 6.1, Specific Character Set), one per test file.
 EXPECTED_NAMES = {

@@ -7,12 +7,13 @@ import shutil
 
 import numpy as np
 import pytest
-from dicom_factory import AXIAL, CORONAL, slice_pixels, write_series, write_slice
 from pydicom.uid import generate_uid
 
 from medview.dicom.loader import load_candidate
 from medview.dicom.scan import scan_paths
 from medview.dicom.series import group_series
+
+from dicom_factory import AXIAL, CORONAL, slice_pixels, write_series, write_slice
 
 
 def examine(folder):

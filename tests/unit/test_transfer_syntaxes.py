@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dicom_factory import write_enhanced_ct
 from pydicom.data import get_testdata_file
 
 from medview.dicom.loader import load_candidate
 from medview.dicom.scan import scan_paths
 from medview.dicom.series import group_series
+
+from dicom_factory import write_enhanced_ct
 
 
 def load(name: str):
