@@ -21,6 +21,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
 from medview.core.errors import DicomLoadError, NotDicomError, TruncatedFileError
+from medview.dicom.fastheader import read_fast, wanted_tags
 
 PIXEL_DATA_TAG = 0x7FE00010
 _IMAGE_PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
@@ -188,10 +189,20 @@ def read_header(path: str | Path) -> InstanceHeader:
     with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("always")
         try:
-            with open(path, "rb") as handle:
-                ds = pydicom.dcmread(handle, stop_before_pixels=True)
-                stop_position = handle.tell()
-            header = header_from_dataset(ds, path, stop_position)
+            fast = read_fast(path, _WANTED_TAGS)
+            if fast is not None:
+                header = header_from_dataset(
+                    fast.dataset,
+                    path,
+                    fast.pixel_element_position or fast.file_size,
+                    file_size=fast.file_size,
+                    native_pixels=fast.native_pixels or (None, None),
+                )
+            else:
+                with open(path, "rb") as handle:
+                    ds = pydicom.dcmread(handle, stop_before_pixels=True)
+                    stop_position = handle.tell()
+                header = header_from_dataset(ds, path, stop_position)
         except InvalidDicomError as exc:
             raise NotDicomError(f"not a valid DICOM file ({exc})", path) from exc
         except EOFError as exc:
@@ -210,9 +221,19 @@ def read_header(path: str | Path) -> InstanceHeader:
 
 
 def header_from_dataset(
-    ds: Dataset, path: Path, stop_position: int | None = None, caught: list[str] | None = None
+    ds: Dataset,
+    path: Path,
+    stop_position: int | None = None,
+    caught: list[str] | None = None,
+    *,
+    file_size: int | None = None,
+    native_pixels: tuple[int, int] | tuple[None, None] | None = None,
 ) -> InstanceHeader:
-    """Build the record from an already-read dataset (no pixel data needed)."""
+    """Build the record from an already-read dataset (no pixel data needed).
+
+    ``file_size`` and ``native_pixels`` (value offset and length of the Pixel Data element)
+    save a second look at the file when the caller already knows them.
+    """
     warnings_found = list(caught or [])
     meta = getattr(ds, "file_meta", None)
     transfer_syntax = _text(meta.get("TransferSyntaxUID")) if meta is not None else ""
@@ -226,10 +247,11 @@ def header_from_dataset(
     )
     if not sop_instance:
         raise DicomLoadError("no SOP Instance UID", path)
-    try:
-        file_size = os.path.getsize(path)
-    except OSError:
-        file_size = 0
+    if file_size is None:
+        try:
+            file_size = os.path.getsize(path)
+        except OSError:
+            file_size = 0
     try:
         values = _read_values(ds, warnings_found)
     except (ValueError, TypeError, LookupError, AttributeError) as exc:
@@ -240,7 +262,9 @@ def header_from_dataset(
     reached_pixels = stop_position is not None and (deflated or stop_position < file_size)
     has_pixels = reached_pixels and "Rows" in ds
     pixel_offset, pixel_length = None, None
-    if has_pixels and transfer_syntax in _NATIVE_LITTLE_ENDIAN:
+    if has_pixels and transfer_syntax in _NATIVE_LITTLE_ENDIAN and native_pixels is not None:
+        pixel_offset, pixel_length = native_pixels
+    elif has_pixels and transfer_syntax in _NATIVE_LITTLE_ENDIAN:
         pixel_offset, pixel_length = _locate_native_pixels(
             path, stop_position, transfer_syntax == "1.2.840.10008.1.2"
         )
@@ -335,6 +359,54 @@ _US_KEYWORDS = {
     "Rows", "Columns", "BitsAllocated", "BitsStored", "PixelRepresentation",
     "SamplesPerPixel", "PlanarConfiguration",
 }  # fmt: skip
+
+
+#: Every top-level attribute the header reads: what the fast walk keeps (fastheader.py).
+_WANTED_TAGS = wanted_tags(
+    (
+        "SpecificCharacterSet",
+        "SOPClassUID",
+        "SOPInstanceUID",
+        "PatientID",
+        "PatientName",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyInstanceUID",
+        "StudyDate",
+        "StudyTime",
+        "StudyDescription",
+        "AccessionNumber",
+        "SeriesInstanceUID",
+        "SeriesNumber",
+        "SeriesDescription",
+        "Modality",
+        "FrameOfReferenceUID",
+        "InstanceNumber",
+        "AcquisitionNumber",
+        "EchoNumbers",
+        "TemporalPositionIdentifier",
+        "ImageType",
+        "NumberOfFrames",
+        "PhotometricInterpretation",
+        "RescaleSlope",
+        "RescaleIntercept",
+        "RescaleType",
+        "WindowCenter",
+        "WindowWidth",
+        "WindowCenterWidthExplanation",
+        "GridFrameOffsetVector",
+        "SliceThickness",
+        "SpacingBetweenSlices",
+        "ImagePositionPatient",
+        "ImageOrientationPatient",
+        "PixelSpacing",
+        "ImagerPixelSpacing",
+        "NominalScannedPixelSpacing",
+        "DoseGridScaling",
+        "DoseUnits",
+        *_US_KEYWORDS,
+    )
+)
 
 
 class _FastFields:
