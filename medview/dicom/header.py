@@ -239,10 +239,11 @@ def header_from_dataset(
     transfer_syntax = _text(meta.get("TransferSyntaxUID")) if meta is not None else ""
     if not transfer_syntax:
         raise DicomLoadError("the file meta header has no Transfer Syntax UID", path)
-    sop_class = _text(ds.get("SOPClassUID")) or (
+    fields = _FastFields(ds)
+    sop_class = _text(fields.get("SOPClassUID")) or (
         _text(meta.get("MediaStorageSOPClassUID")) if meta is not None else ""
     )
-    sop_instance = _text(ds.get("SOPInstanceUID")) or (
+    sop_instance = _text(fields.get("SOPInstanceUID")) or (
         _text(meta.get("MediaStorageSOPInstanceUID")) if meta is not None else ""
     )
     if not sop_instance:
@@ -253,7 +254,7 @@ def header_from_dataset(
         except OSError:
             file_size = 0
     try:
-        values = _read_values(ds, warnings_found)
+        values = _read_values(ds, fields, warnings_found)
     except (ValueError, TypeError, LookupError, AttributeError) as exc:
         raise DicomLoadError(f"malformed header value ({type(exc).__name__}: {exc})", path) from exc
     # The reader stopped at Pixel Data unless the file ended first. A deflated file is read
@@ -282,8 +283,7 @@ def header_from_dataset(
     )
 
 
-def _read_values(ds: Dataset, warnings_found: list[str]) -> dict:
-    fields = _FastFields(ds)
+def _read_values(ds: Dataset, fields: _FastFields, warnings_found: list[str]) -> dict:
     centers = _multi_floats(fields.get("WindowCenter"))
     widths = _multi_floats(fields.get("WindowWidth"))
     explanations = fields.get("WindowCenterWidthExplanation")
@@ -355,6 +355,16 @@ def _read_values(ds: Dataset, warnings_found: list[str]) -> dict:
 #: so the raw bytes can be split and stripped directly.
 _ASCII_VRS = {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI"}
 
+#: Text VRs whose bytes follow the Specific Character Set (PS3.5 6.1.2.3).
+# PN is left to pydicom: its text form drops empty trailing component groups ("A=B=" -> "A=B").
+_TEXT_VRS = {"LO", "SH", "ST", "LT", "UT", "UC"}
+#: Specific Character Set values whose text can be decoded without code extensions.
+_DIRECT_CODECS = {
+    ("",): "ascii",
+    ("ISO_IR 6",): "ascii",
+    ("ISO_IR 100",): "latin-1",
+    ("ISO_IR 192",): "utf-8",
+}
 _US_KEYWORDS = {
     "Rows", "Columns", "BitsAllocated", "BitsStored", "PixelRepresentation",
     "SamplesPerPixel", "PlanarConfiguration",
@@ -422,6 +432,11 @@ class _FastFields:
         self._ds = ds
         encoding = getattr(ds, "original_encoding", (None, True))
         self._little = encoding[1] is not False
+        charset = self._ascii(0x00080005)
+        terms = [charset] if isinstance(charset, str) else list(charset or [])
+        # Single-byte Latin-1 and UTF-8 text decodes directly; ISO 2022 code extensions
+        # (Japanese, Korean, ...) and every other repertoire go through pydicom (PS3.5 6.1).
+        self._text_codec = _DIRECT_CODECS.get(tuple(t for t in terms if t) or ("",))
 
     def get(self, keyword: str) -> object:
         tag = pydicom.datadict.tag_for_keyword(keyword)
@@ -437,10 +452,24 @@ class _FastFields:
             return struct.unpack("<H" if self._little else ">H", raw[:2])[0]
         vr = element.VR or pydicom.datadict.dictionary_VR(tag)
         if vr in _ASCII_VRS:
-            text = raw.decode("ascii", "replace").strip(" \x00")
-            parts = [part.strip(" \x00") for part in text.split("\\")]
-            return parts[0] if len(parts) == 1 else parts
+            return _split(raw.decode("ascii", "replace"))
+        if vr in _TEXT_VRS and self._text_codec is not None:
+            return _split(raw.decode(self._text_codec, "replace"))
         return self._ds.get(keyword)
+
+    def _ascii(self, tag: int) -> str | list[str] | None:
+        element = self._ds._dict.get(tag)
+        if element is None:
+            return None
+        if isinstance(element, pydicom.dataelem.RawDataElement):
+            return _split(element.value.decode("ascii", "replace")) if element.value else ""
+        return element.value
+
+
+def _split(text: str) -> str | list[str]:
+    """Multi-valued text splits on backslash (PS3.5 6.4); padding spaces and NULs go."""
+    parts = [part.strip(" \x00") for part in text.strip(" \x00").split("\\")]
+    return parts[0] if len(parts) == 1 else parts
 
 
 def _multi_floats(value: object) -> tuple[float, ...]:

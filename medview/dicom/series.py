@@ -123,7 +123,7 @@ def examine_series(series_uid: str, headers: Sequence[InstanceHeader]) -> Series
             f"{duplicates} duplicate file(s) of the same instance (same SOP Instance UID) ignored"
         )
     images = [h for h in unique if h.has_pixels and h.rows > 0 and h.columns > 0]
-    group.non_image = [h for h in unique if h not in images]
+    group.non_image = [h for h in unique if not (h.has_pixels and h.rows > 0 and h.columns > 0)]
     stacks: dict[tuple, list[InstanceHeader]] = defaultdict(list)
     for header in images:
         if header.is_multiframe:

@@ -58,3 +58,28 @@ def test_fast_walk_covers_ordinary_files():
     for name in names:
         (path,) = [p for p in FILES if Path(p).name == name]
         assert read_fast(path, header_module._WANTED_TAGS) is not None, name
+
+
+TEXT_FIELDS = {
+    "patient_id": "PatientID",
+    "patient_name": "PatientName",
+    "study_description": "StudyDescription",
+    "series_description": "SeriesDescription",
+    "accession_number": "AccessionNumber",
+    "modality": "Modality",
+    "study_uid": "StudyInstanceUID",
+}
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: Path(p).name)
+def test_text_values_equal_pydicom_decoding(path):
+    """Text decoded from raw bytes equals pydicom's own decoding (character sets included)."""
+    import pydicom
+
+    try:
+        record = header_module.read_header(path)
+    except DicomLoadError:
+        return
+    dataset = pydicom.dcmread(path, stop_before_pixels=True)
+    for field, keyword in TEXT_FIELDS.items():
+        assert getattr(record, field) == header_module._text(dataset.get(keyword)), keyword
