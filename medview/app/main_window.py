@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -73,10 +73,14 @@ class QtMainWindow(QMainWindow):
         Qt parent, usually None.
     """
 
+    #: Progress text from worker threads; queued to the GUI thread by Qt (rule 4).
+    status_reported = Signal(str)
+
     def __init__(
         self, folder_loader: FolderLoader | None = None, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
+        self.status_reported.connect(self._show_status, Qt.ConnectionType.QueuedConnection)
         self._folder_loader = folder_loader
         self._error_box: QMessageBox | None = None
         self._jobs = QtJobRunner(self)
@@ -120,6 +124,14 @@ class QtMainWindow(QMainWindow):
         self.statusBar().showMessage(_tr("Loading…"))
         self._view.set_message(_tr("Loading…"))
         self._jobs.submit(loader)
+
+    def report_status(self, text: str) -> None:
+        """Thread-safe: show a progress sentence (e.g. from a loader on a worker thread)."""
+        self.status_reported.emit(text)
+
+    def _show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text)
+        self._view.set_message(text)
 
     def show_volume(self, volume: Volume) -> None:
         """Show ``volume`` now (GUI thread)."""
@@ -205,6 +217,8 @@ def run_gui(
     volume_loader: VolumeLoader,
     argv: Sequence[str] | None = None,
     folder_loader: FolderLoader | None = None,
+    *,
+    loader_takes_status: bool = False,
 ) -> int:
     """Start the Qt application, show the main window and load the first volume.
 
@@ -217,6 +231,9 @@ def run_gui(
         Command-line arguments for Qt (default ``sys.argv``).
     folder_loader
         Optional loader for File > Open folder….
+    loader_takes_status
+        Call ``volume_loader(status)``, where ``status(text)`` shows progress sentences
+        (e.g. "Generating the demo study…") from the worker thread.
 
     Returns
     -------
@@ -227,5 +244,8 @@ def run_gui(
     app.setApplicationName("medview")
     window = QtMainWindow(folder_loader=folder_loader)
     window.show()
-    window.load(volume_loader)
+    if loader_takes_status:
+        window.load(lambda: volume_loader(window.report_status))  # type: ignore[call-arg]
+    else:
+        window.load(volume_loader)
     return app.exec()

@@ -10,4 +10,9 @@ def run_viewer(paths: Sequence[Path] = ()) -> int:
     from medview.app.main_window import run_gui
     from medview.model.opening import open_for_viewer
 
-    return run_gui(lambda: open_for_viewer(paths), [])
+    return run_gui(
+        lambda status: open_for_viewer(paths, status=status),
+        [],
+        folder_loader=lambda folder: open_for_viewer([folder]),
+        loader_takes_status=True,
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -20,7 +19,6 @@ from pathlib import Path
 
 from medview.core.errors import Cancelled, DicomLoadError, NoDicomFoundError, NotDicomError
 from medview.dicom.header import (
-    _WARNINGS_LOCK,
     InstanceHeader,
     has_dicom_preamble,
     is_dicomdir,
@@ -86,25 +84,31 @@ def _is_dicomdir_file(path: Path) -> bool:
 
 
 def dicomdir_files(path: Path) -> Iterator[Path]:
-    """Files referenced by a DICOMDIR, refusing any reference that leaves its folder."""
-    from pydicom.fileset import FileSet
+    """Files referenced by a DICOMDIR, refusing any reference that leaves its folder.
 
+    The directory records' Referenced File IDs are path components relative to the
+    DICOMDIR's folder (PS3.10 8.6, PS3.3 F.3.2.2). pydicom's FileSet would also do, but it
+    stages a temporary folder per DICOMDIR that is never cleaned up; indexing needs only the
+    file list.
+    """
     from medview.dicom.header import read_dicomdir
 
     root = path.parent.resolve()
-    try:
-        with _WARNINGS_LOCK, warnings.catch_warnings():
-            # pydicom warns about DICOMDIRs it would re-encode on write; we only read.
-            warnings.simplefilter("ignore")
-            fileset = FileSet(read_dicomdir(path))
-    except (ValueError, KeyError, AttributeError, TypeError, NotImplementedError) as exc:
-        raise DicomLoadError(f"unreadable DICOMDIR ({exc})", path) from exc
-    for instance in fileset:
+    dataset = read_dicomdir(path)
+    records = dataset.get("DirectoryRecordSequence")
+    if records is None:
+        raise DicomLoadError("the DICOMDIR has no Directory Record Sequence", path)
+    for record in records:
+        components = record.get("ReferencedFileID")
+        if not components:
+            continue
+        if isinstance(components, str):
+            components = [components]
         try:
-            target = Path(instance.path).resolve()
+            target = root.joinpath(*[str(c).strip() for c in components]).resolve()
         except (ValueError, OSError):
             continue
-        # PS3.10 8.6: IDs are relative to the DICOMDIR's folder; anything outside is refused.
+        # Anything that resolves outside the DICOMDIR's folder ("..", absolute IDs) is refused.
         if target.is_relative_to(root) and target.is_file():
             yield target
 

@@ -46,6 +46,7 @@ def ensure_demo_study(
 
     if status:
         status("Generating the demo study (first start only)…")
+    log.info("generating the demo study in %s", folder)
     write_demo_study(folder, seed=DEMO_SEED, size=size, slices=slices)
     return folder
 
@@ -69,7 +70,15 @@ def open_for_viewer(
         status("Importing…")
     with StudyDatabase(dirs.database) as database:
         summary = import_paths(targets, database, dirs=dirs)
+    log.info(
+        "imported %s: %d new, %d known instances, %d series, %d unreadable",
+        ", ".join(map(str, targets)), summary.instances_added, summary.instances_known,
+        summary.series, len(summary.errors),
+    )  # fmt: skip
     candidates = [c for group in group_series(summary.headers) for c in group.candidates]
     if status:
         status("Loading…")
-    return load_candidate(pick_main_candidate(candidates))
+    candidate = pick_main_candidate(candidates)
+    volume = load_candidate(candidate)
+    log.info("opened series %s %s", candidate.series_uid, volume)
+    return volume

@@ -7,6 +7,7 @@ import os
 import random
 import shutil
 import sqlite3
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -149,3 +150,22 @@ def test_tree_filter_matches_name_id_and_modality(tmp_path, database):
     assert [p["patient_name"] for p in database.tree("Filter")] == ["Filter^Me"]
     assert database.tree("CT") and not database.tree("MR")
     assert database.tree("GEOM-1")
+
+
+def test_dicomdir_reference_outside_its_folder_is_refused(tmp_path, database):
+    import pydicom
+
+    source = Path(get_testdata_file("DICOMDIR")).parent
+    shutil.copytree(source, tmp_path / "media")
+    outside = write_series(tmp_path / "elsewhere", [(0.0, 0.0, 0.0)], patient_name="Outside^Root")[
+        0
+    ]
+    dicomdir = pydicom.dcmread(tmp_path / "media" / "DICOMDIR")
+    image_records = [r for r in dicomdir.DirectoryRecordSequence if "ReferencedFileID" in r]
+    with warnings.catch_warnings():  # lower-case IDs are invalid CS: that is the attack
+        warnings.simplefilter("ignore")
+        image_records[0].ReferencedFileID = ["..", "elsewhere", outside.name]
+        dicomdir.save_as(tmp_path / "media" / "DICOMDIR")
+    summary = import_paths([tmp_path / "media" / "DICOMDIR"], database)
+    assert summary.instances_added == len(image_records) - 1
+    assert "Outside^Root" not in {p["patient_name"] for p in database.tree()}
