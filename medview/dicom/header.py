@@ -372,51 +372,53 @@ _US_KEYWORDS = {
 
 
 #: Every top-level attribute the header reads: what the fast walk keeps (fastheader.py).
-_WANTED_TAGS = wanted_tags(
-    (
-        "SpecificCharacterSet",
-        "SOPClassUID",
-        "SOPInstanceUID",
-        "PatientID",
-        "PatientName",
-        "PatientBirthDate",
-        "PatientSex",
-        "StudyInstanceUID",
-        "StudyDate",
-        "StudyTime",
-        "StudyDescription",
-        "AccessionNumber",
-        "SeriesInstanceUID",
-        "SeriesNumber",
-        "SeriesDescription",
-        "Modality",
-        "FrameOfReferenceUID",
-        "InstanceNumber",
-        "AcquisitionNumber",
-        "EchoNumbers",
-        "TemporalPositionIdentifier",
-        "ImageType",
-        "NumberOfFrames",
-        "PhotometricInterpretation",
-        "RescaleSlope",
-        "RescaleIntercept",
-        "RescaleType",
-        "WindowCenter",
-        "WindowWidth",
-        "WindowCenterWidthExplanation",
-        "GridFrameOffsetVector",
-        "SliceThickness",
-        "SpacingBetweenSlices",
-        "ImagePositionPatient",
-        "ImageOrientationPatient",
-        "PixelSpacing",
-        "ImagerPixelSpacing",
-        "NominalScannedPixelSpacing",
-        "DoseGridScaling",
-        "DoseUnits",
-        *_US_KEYWORDS,
-    )
+_WANTED_KEYWORDS = (
+    "SpecificCharacterSet",
+    "SOPClassUID",
+    "SOPInstanceUID",
+    "PatientID",
+    "PatientName",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "StudyDescription",
+    "AccessionNumber",
+    "SeriesInstanceUID",
+    "SeriesNumber",
+    "SeriesDescription",
+    "Modality",
+    "FrameOfReferenceUID",
+    "InstanceNumber",
+    "AcquisitionNumber",
+    "EchoNumbers",
+    "TemporalPositionIdentifier",
+    "ImageType",
+    "NumberOfFrames",
+    "PhotometricInterpretation",
+    "RescaleSlope",
+    "RescaleIntercept",
+    "RescaleType",
+    "WindowCenter",
+    "WindowWidth",
+    "WindowCenterWidthExplanation",
+    "GridFrameOffsetVector",
+    "SliceThickness",
+    "SpacingBetweenSlices",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "PixelSpacing",
+    "ImagerPixelSpacing",
+    "NominalScannedPixelSpacing",
+    "DoseGridScaling",
+    "DoseUnits",
+    *_US_KEYWORDS,
 )
+_WANTED_TAGS = wanted_tags(_WANTED_KEYWORDS)
+
+
+_TAGS = {keyword: pydicom.datadict.tag_for_keyword(keyword) for keyword in _WANTED_KEYWORDS}
 
 
 class _FastFields:
@@ -439,10 +441,10 @@ class _FastFields:
         self._text_codec = _DIRECT_CODECS.get(tuple(t for t in terms if t) or ("",))
 
     def get(self, keyword: str) -> object:
-        tag = pydicom.datadict.tag_for_keyword(keyword)
-        if tag is None or tag not in self._ds._dict:
+        tag = _TAGS.get(keyword) or pydicom.datadict.tag_for_keyword(keyword)
+        element = self._ds._dict.get(tag)
+        if element is None:
             return None
-        element = self._ds._dict[tag]
         if not isinstance(element, pydicom.dataelem.RawDataElement):
             return element.value
         raw = element.value

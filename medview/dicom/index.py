@@ -193,7 +193,7 @@ class StudyDatabase:
             "path, transfer_syntax_uid, rows, columns, number_of_frames, image_position, "
             "image_orientation, pixel_spacing, file_size, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (header.sop_instance_uid, series_uid, header.sop_class_uid, header.instance_number,
-             str(Path(header.path).resolve()), header.transfer_syntax_uid, header.rows,
+             header.path, header.transfer_syntax_uid, header.rows,
              header.columns, header.number_of_frames, _json(geo.position), _json(geo.orientation),
              _json(geo.pixel_spacing), header.file_size, now),
         )  # fmt: skip

@@ -20,14 +20,23 @@ from medview.core.errors import DicomLoadError
 from medview.dicom import pixels
 from medview.dicom.header import InstanceHeader
 from medview.dicom.regularize import regularize_spacing, remove_tilt
+from medview.dicom.scan import pool_context
 from medview.dicom.series import Candidate
 from medview.imaging.volume import Volume, VolumeMeta, WindowPreset
 
 ProgressFn = Callable[[float], None]
 CancelFn = Callable[[], None]
 
-#: Compressed series with at least this many files are decoded in worker processes.
+#: Series in a CPU-heavy codec with at least this many files are decoded in worker processes.
 PROCESS_POOL_MIN_FILES = 16
+#: JPEG 2000 and HTJ2K (PS3.5 A.4.4, A.4.11): ~50 ms a 512x512 slice, GIL-bound in pylibjpeg,
+#: so only processes scale. RLE (~4 ms) and JPEG decode faster than a process can ship the
+#: array back (measured in tests/benchmarks/test_load_speed.py), so they stay in-process.
+_SLOW_CODECS = {
+    "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.92",
+    "1.2.840.10008.1.2.4.93", "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202",
+    "1.2.840.10008.1.2.4.203",
+}  # fmt: skip
 
 
 class _OutOfRange(Exception):
@@ -195,11 +204,13 @@ def _run_all(function, items, workers: int | None) -> None:
 def _decode_codecs(candidate, by_file, out, plan, workers, report, cancel) -> None:
     paths = list(by_file)
     executor: Executor | None = None
-    if len(paths) >= PROCESS_POOL_MIN_FILES and (workers or default_workers()) > 1:
-        import multiprocessing
-
-        context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
-        executor = ProcessPoolExecutor(max_workers=workers or default_workers(), mp_context=context)
+    slow = sum(
+        candidate.slices[by_file[p][0]].header.transfer_syntax_uid in _SLOW_CODECS for p in paths
+    )
+    if slow >= PROCESS_POOL_MIN_FILES and (workers or default_workers()) > 1:
+        executor = ProcessPoolExecutor(
+            max_workers=workers or default_workers(), mp_context=pool_context()
+        )
     try:
         if executor is None:
             results = (pixels.decode_with_codecs(path) for path in paths)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sys
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -53,7 +54,7 @@ def iter_input_files(
     zip files are not expanded.
     """
     for raw in paths:
-        path = Path(raw).expanduser()
+        path = Path(os.path.abspath(Path(raw).expanduser()))
         if not path.exists():
             raise NoDicomFoundError("no such file or folder", path)
         if path.is_dir():
@@ -187,12 +188,26 @@ def read_headers(
     return result
 
 
+def pool_context():
+    """How to start worker processes.
+
+    ``fork`` starts in milliseconds and needs no re-import, but forking a process that runs
+    other threads (the GUI, a job runner) can deadlock a child on a lock held mid-fork; then
+    ``forkserver`` (POSIX) or ``spawn`` is used, at the cost of importing medview in each child.
+    """
+    import multiprocessing
+    import threading
+
+    if os.name != "posix":
+        return multiprocessing.get_context("spawn")
+    if threading.active_count() == 1 and sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver")
+
+
 def _read_in_processes(chunks, worker_count, finished, total, progress, cancel) -> None:
     """Read chunks in worker processes, appending each chunk's outcome to ``finished``."""
-    import multiprocessing
-
-    context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
-    with ProcessPoolExecutor(max_workers=worker_count, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=worker_count, mp_context=pool_context()) as pool:
         try:
             for outcome in pool.map(_read_chunk, chunks):
                 finished.append(outcome)
