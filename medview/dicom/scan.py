@@ -28,8 +28,9 @@ from medview.dicom.header import (
 
 log = logging.getLogger(__name__)
 
-#: Below this many files the process pool costs more than it saves.
-PROCESS_POOL_MIN_FILES = 400
+#: Below this many files a worker pool costs more than it saves: forked workers start in
+#: milliseconds, forkserver/spawn workers must import medview first (~0.3 s).
+PROCESS_POOL_MIN_FILES = {"fork": 64, "forkserver": 400, "spawn": 400}
 _CHUNK = 128
 _IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 
@@ -170,7 +171,7 @@ def read_headers(
     chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
     worker_count = workers or max(1, min(4, os.cpu_count() or 1))
     finished: list[list] = []  # outcomes of the chunks read so far, in order
-    if len(paths) >= PROCESS_POOL_MIN_FILES and worker_count > 1:
+    if worker_count > 1 and len(paths) >= PROCESS_POOL_MIN_FILES[pool_context().get_start_method()]:
         try:
             _read_in_processes(chunks, worker_count, finished, len(paths), progress, cancel)
         except (BrokenProcessPool, OSError) as exc:
