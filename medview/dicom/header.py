@@ -209,8 +209,9 @@ def read_header(path: str | Path) -> InstanceHeader:
             raise TruncatedFileError("the file ends inside its header (truncated)", path) from exc
         except DicomLoadError:
             raise
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, struct.error,
-                NotImplementedError, IndexError, OverflowError, RecursionError) as exc:  # fmt: skip
+        except Exception as exc:  # untrusted bytes: any parser failure means "unreadable"
+            # pydicom raises many types on hostile input (ValueError, struct.error,
+            # BytesLengthException, RecursionError...); none may escape as a crash (issue 2).
             raise DicomLoadError(
                 f"unreadable DICOM header ({type(exc).__name__}: {exc})", path
             ) from exc
