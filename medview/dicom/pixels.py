@@ -57,9 +57,14 @@ def read_native_into(header: InstanceHeader, target: np.ndarray, frame: int = 0)
     if target.nbytes != frame_bytes or not target.flags.c_contiguous:
         raise ValueError("target buffer does not match the frame size")
     check_native_length(header)
-    with open(header.path, "rb") as handle:
-        handle.seek((header.pixel_offset or 0) + frame * frame_bytes)
-        count = handle.readinto(memoryview(target).cast("B"))
+    try:
+        with open(header.path, "rb") as handle:
+            handle.seek((header.pixel_offset or 0) + frame * frame_bytes)
+            count = handle.readinto(memoryview(target).cast("B"))
+    except OSError as exc:  # moved, deleted or unreadable since the scan
+        raise DicomLoadError(
+            f"cannot read pixel data ({exc.strerror or exc})", header.path
+        ) from exc
     if count != frame_bytes:
         raise TruncatedFileError("pixel data ends early (the file is truncated)", header.path)
 

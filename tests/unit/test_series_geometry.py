@@ -190,3 +190,36 @@ def test_single_slice_uses_slice_thickness(tmp_path):
     volume = load_candidate(examine(tmp_path).candidates[0])
     assert volume.shape == (1, 8, 10)
     assert volume.spacing[2] == 1.0
+
+
+def test_file_removed_after_scan_is_a_load_error(tmp_path):
+    from medview.core.errors import DicomLoadError
+
+    paths = write_series(tmp_path, axial_positions([0, 1, 2]))
+    (candidate,) = examine(tmp_path).candidates
+    paths[1].unlink()
+    with pytest.raises(DicomLoadError, match="cannot read pixel data"):
+        load_candidate(candidate)
+
+
+def test_load_and_scan_can_be_cancelled(tmp_path):
+    from medview.core.errors import Cancelled
+    from medview.dicom.scan import read_headers
+
+    paths = write_series(tmp_path, axial_positions(range(12)))
+    (candidate,) = examine(tmp_path).candidates
+    calls = []
+
+    def cancel_after_three():
+        calls.append(1)
+        if len(calls) > 3:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        load_candidate(candidate, cancel=cancel_after_three, workers=1)
+    calls.clear()
+    with pytest.raises(Cancelled):
+        read_headers(paths * 100, workers=1, cancel=cancel_after_three)
+    progress = []
+    load_candidate(candidate, progress=progress.append)
+    assert progress[-1] == 1.0 and progress == sorted(progress)
