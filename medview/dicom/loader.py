@@ -10,6 +10,7 @@ a 512x512x300 series costs 150 MiB, not the 300 MiB of float32.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -124,11 +125,14 @@ def _decode(
     total = len(candidate.slices)
     done = 0
 
+    lock = threading.Lock()  # slices finish on several threads; report them in order
+
     def report(count: int) -> None:
         nonlocal done
-        done += count
-        if progress is not None:
-            progress(min(1.0, done / total))
+        with lock:
+            done += count
+            if progress is not None:
+                progress(min(1.0, done / total))
 
     if native:
         native_slices = [
