@@ -103,3 +103,40 @@ def test_demo_round_trip(tmp_path, medview_home):
     assert volume["value_range"]["units"] == "HU"
     assert -1025 <= volume["value_range"]["min"] < -900 and volume["value_range"]["max"] > 300
     assert volume["warnings"] == []
+
+
+def test_demo_shuffled_and_duplicated_imports_to_the_same_result(tmp_path, medview_home):
+    import random
+    import shutil
+
+    out = tmp_path / "demo"
+    assert (
+        run(
+            "demo", "--out", str(out), "--size", "48", "--slices", "30", home=medview_home
+        ).returncode
+        == 0
+    )
+    files = sorted(out.glob("*.dcm"))
+    shuffled = tmp_path / "shuffled"
+    shuffled.mkdir()
+    order = list(range(len(files)))
+    random.Random(5).shuffle(order)
+    for new_index, old_index in enumerate(order):  # names no longer follow slice order
+        shutil.copy(files[old_index], shuffled / f"img{new_index:03d}.dcm")
+    shutil.copytree(shuffled, tmp_path / "copy-of-shuffled")
+
+    def info(path):
+        document = json.loads(run("info", "--json", str(path), home=medview_home).stdout)
+        return document["patients"][0]["studies"][0]["series"][0]["volumes"]
+
+    assert info(shuffled) == info(out)
+    home_a, home_b = tmp_path / "home-a", tmp_path / "home-b"
+    assert run("import", str(out), home=home_a).returncode == 0
+    assert (
+        run("import", str(shuffled), str(tmp_path / "copy-of-shuffled"), home=home_b).returncode
+        == 0
+    )
+    listing_a = json.loads(run("studies", "--json", home=home_a).stdout)
+    listing_b = json.loads(run("studies", "--json", home=home_b).stdout)
+    assert listing_a == listing_b
+    assert listing_a["counts"]["instances"] == 30
