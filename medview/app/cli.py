@@ -28,7 +28,7 @@ EXIT_PARTIAL = 3
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
-COMMANDS = ("demo", "import", "info", "studies", "paths", "gui")
+COMMANDS = ("demo", "import", "info", "studies", "paths", "gui", "view")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     gui = commands.add_parser("gui", help="open the viewer (the default without a command)")
     gui.add_argument("paths", nargs="*", type=Path)
     gui.set_defaults(handler=_cmd_gui)
+
+    view = commands.add_parser(
+        "view", help="open one series in the viewer with options; --screenshot saves a PNG"
+    )
+    view.add_argument("path", type=Path, help="file, folder, zip or DICOMDIR (imported first)")
+    view.add_argument("--series", default="", help="Series Instance UID (default: the biggest)")
+    view.add_argument("--layout", default="2x2", choices=("1x1", "1x2", "2x2"))
+    view.add_argument("--preset", default="", help="window: lung, mediastinum, bone, brain, "
+                      "abdomen, liver, auto or a preset name from the file")  # fmt: skip
+    view.add_argument("--slice", type=int, default=None, help="axial slice number (1-based)")
+    view.add_argument("--size", default="1600x1000", help="window size WxH (default 1600x1000)")
+    view.add_argument("--screenshot", type=Path, default=None, help="save the window as PNG, exit")
+    view.set_defaults(handler=_cmd_view)
     return parser
 
 
@@ -221,3 +234,22 @@ def _cmd_gui(args: argparse.Namespace) -> int:
     from medview.app.startup import run_viewer
 
     return run_viewer(args.paths)
+
+
+def _cmd_view(args: argparse.Namespace) -> int:
+    from medview.app.startup import ViewOptions, run_view
+
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise MedviewError(f"--size must look like 1600x1000, not {args.size!r}") from None
+    if not (320 <= width <= 8192 and 240 <= height <= 8192):
+        raise MedviewError("--size must be between 320x240 and 8192x8192")
+    options = ViewOptions(
+        layout=args.layout,
+        preset=args.preset,
+        slice_number=args.slice,
+        screenshot=args.screenshot,
+        size=(width, height),
+    )
+    return run_view(args.path, args.series, options)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -24,8 +24,11 @@ from PySide6.QtWidgets import (
 )
 
 from medview.imaging.volume import Volume
+from medview.model.viewer_state import LAYOUTS
+from medview.view.mpr_layout import QtMprLayout
 from medview.view.qt_jobs import QtJobRunner
 from medview.view.slice_view import QtSliceView
+from medview.view.volume_view import PRESETS as VOLUME_PRESETS
 
 #: Loads the volume to show at start-up (e.g. from the command line), or None for nothing.
 VolumeLoader = Callable[[], "Volume | None"]
@@ -62,7 +65,7 @@ def banner_text(volume: Volume) -> str:
 
 
 class QtMainWindow(QMainWindow):
-    """The workstation window: one slice view, a File menu, a status bar.
+    """The workstation window: MPR views and a 3D view, File and View menus, a status bar.
 
     Parameters
     ----------
@@ -91,13 +94,14 @@ class QtMainWindow(QMainWindow):
         self._banner.setStyleSheet(_BANNER_STYLE)
         self._banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._banner.setVisible(False)
-        self._view = QtSliceView(self)
+        self._mpr = QtMprLayout(self)
+        self._mpr.state.add_listener(self._on_view_state_changed)
         central = QWidget(self)
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self._banner)
-        layout.addWidget(self._view, 1)
+        layout.addWidget(self._mpr, 1)
         self.setCentralWidget(central)
 
         self._build_menu()
@@ -108,7 +112,13 @@ class QtMainWindow(QMainWindow):
     # -- public API ------------------------------------------------------------------------
     @property
     def slice_view(self) -> QtSliceView:
-        return self._view
+        """The axial view."""
+        return self._mpr.view("axial")
+
+    @property
+    def mpr(self) -> QtMprLayout:
+        """The linked MPR and 3D views."""
+        return self._mpr
 
     @property
     def banner(self) -> QLabel:
@@ -122,7 +132,7 @@ class QtMainWindow(QMainWindow):
     def load(self, loader: Callable[[], Volume | None]) -> None:
         """Run ``loader`` on a worker thread and show its volume when it is done."""
         self.statusBar().showMessage(_tr("Loading…"))
-        self._view.set_message(_tr("Loading…"))
+        self._mpr.set_message(_tr("Loading…"))
         self._jobs.submit(loader)
 
     def report_status(self, text: str) -> None:
@@ -131,7 +141,7 @@ class QtMainWindow(QMainWindow):
 
     def _show_status(self, text: str) -> None:
         self.statusBar().showMessage(text)
-        self._view.set_message(text)
+        self._mpr.set_message(text)
 
     def show_volume(self, volume: Volume) -> None:
         """Show ``volume`` now (GUI thread)."""
@@ -145,7 +155,7 @@ class QtMainWindow(QMainWindow):
         banner = banner_text(volume)
         self._banner.setText(banner)
         self._banner.setVisible(bool(banner))
-        self._view.set_volume(volume)
+        self._mpr.set_volume(volume)
         shape = " × ".join(str(n) for n in volume.size_ijk)
         spacing = " × ".join(f"{s:g}" for s in volume.spacing)
         summary = _tr("{modality} {shape} voxels, {spacing} mm").format(
@@ -158,7 +168,7 @@ class QtMainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self._jobs.shutdown()
         # Children get no closeEvent of their own: release the render window explicitly.
-        self._view.finalize()
+        self._mpr.finalize()
         super().closeEvent(event)
 
     # -- internals -------------------------------------------------------------------------
@@ -176,6 +186,48 @@ class QtMainWindow(QMainWindow):
         file_menu.addAction(quit_action)
         self._open_action = open_action
         self._quit_action = quit_action
+        self._build_view_menu()
+
+    def _build_view_menu(self) -> None:
+        view_menu = self.menuBar().addMenu(_tr("&View"))
+        layouts = view_menu.addMenu(_tr("&Layout"))
+        group = QActionGroup(self)
+        self._layout_actions: dict[str, QAction] = {}
+        for name in LAYOUTS:
+            action = QAction(name, self)
+            action.setCheckable(True)
+            action.setChecked(name == self._mpr.state.layout)
+            action.setData(name)
+            # Bound methods, not lambdas capturing self: a C++-held lambda would keep this
+            # window (and its render windows) alive after it is dropped.
+            action.triggered.connect(self._on_layout_action)
+            group.addAction(action)
+            layouts.addAction(action)
+            self._layout_actions[name] = action
+        presets = view_menu.addMenu(_tr("&Window presets"))
+        for action in self._mpr.preset_actions:
+            presets.addAction(action)
+        volume_presets = view_menu.addMenu(_tr("&3D rendering"))
+        for name, (label, *_rest) in VOLUME_PRESETS.items():
+            action = QAction(_tr(label), self)
+            action.setData(name)
+            action.triggered.connect(self._on_volume_preset_action)
+            volume_presets.addAction(action)
+        view_menu.addSeparator()
+        for action in self._mpr.view_actions:
+            view_menu.addAction(action)
+
+    def _on_layout_action(self) -> None:
+        self._mpr.state.set_layout(str(self.sender().data()))
+
+    def _on_volume_preset_action(self) -> None:
+        self._mpr.volume_view.set_preset(str(self.sender().data()))
+
+    def _on_view_state_changed(self, change: str) -> None:
+        if change == "layout":
+            action = self._layout_actions.get(self._mpr.state.layout)
+            if action is not None:
+                action.setChecked(True)
 
     def _open_folder(self) -> None:
         if self._folder_loader is None:
@@ -189,7 +241,7 @@ class QtMainWindow(QMainWindow):
 
     def _on_loaded(self, volume: object) -> None:
         if volume is None:
-            self._view.set_message(_tr("No image"))
+            self._mpr.set_message(_tr("No image"))
             self.statusBar().showMessage(_tr("Nothing to show"))
             return
         if not isinstance(volume, Volume):
@@ -198,7 +250,7 @@ class QtMainWindow(QMainWindow):
         self.show_volume(volume)
 
     def _on_failed(self, message: str) -> None:
-        self._view.set_message(_tr("Could not load the image"))
+        self._mpr.set_message(_tr("Could not load the image"))
         self.statusBar().showMessage(message)
         # Non-modal: the window stays usable (File > Open folder… to try another study).
         box = QMessageBox(QMessageBox.Icon.Warning, _tr("Could not open the study"), message)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+from medview.core.errors import MedviewError
 
 
 def run_viewer(paths: Sequence[Path] = ()) -> int:
@@ -16,3 +19,126 @@ def run_viewer(paths: Sequence[Path] = ()) -> int:
         folder_loader=lambda folder: open_for_viewer([folder]),
         loader_takes_status=True,
     )
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """What ``medview view`` applies once the volume is shown."""
+
+    layout: str = "2x2"
+    preset: str = ""
+    #: 1-based axial slice number, as shown in the view (None: the middle).
+    slice_number: int | None = None
+    screenshot: Path | None = None
+    #: Window size in pixels for the screenshot (width, height).
+    size: tuple[int, int] = (1600, 1000)
+
+
+def load_series(path: Path, series_uid: str = ""):
+    """Import ``path`` like ``medview PATH`` and load one series (the biggest by default).
+
+    Raises
+    ------
+    MedviewError
+        When the path does not exist, holds no image series, or not ``series_uid``.
+    """
+    from medview.core.paths import app_dirs
+    from medview.dicom.importer import import_paths
+    from medview.dicom.index import StudyDatabase
+    from medview.dicom.loader import load_candidate
+    from medview.dicom.series import group_series
+    from medview.model.opening import pick_main_candidate
+
+    if not path.exists():
+        raise MedviewError("no such file or folder", path)
+    dirs = app_dirs().ensure()
+    with StudyDatabase(dirs.database) as database:
+        summary = import_paths([path], database, dirs=dirs)
+    candidates = [c for group in group_series(summary.headers) for c in group.candidates]
+    if series_uid:
+        candidates = [c for c in candidates if c.series_uid == series_uid]
+        if not candidates:
+            raise MedviewError(f"no series with UID {series_uid} (see `medview info`)", path)
+    return load_candidate(pick_main_candidate(candidates))
+
+
+def run_view(path: Path, series_uid: str, options: ViewOptions) -> int:
+    """``medview view``: open ``path`` in the viewer, apply ``options``, maybe save a PNG.
+
+    With ``options.screenshot`` the window is rendered, saved and closed, and the exit code
+    returned without waiting for the user; otherwise the viewer stays open.
+    """
+    from medview.imaging.windowing import window_for
+    from medview.model.viewer_state import LAYOUTS
+
+    if options.layout not in LAYOUTS:
+        raise MedviewError(f"unknown layout {options.layout!r}; use one of {', '.join(LAYOUTS)}")
+    # Loaded before the window exists: a bad path or series is one line on the terminal.
+    volume = load_series(path, series_uid)
+    if options.preset:
+        try:
+            window_for(volume, options.preset)
+        except KeyError as exc:
+            raise MedviewError(exc.args[0]) from None
+    if options.slice_number is not None:
+        from medview.view.slice_geometry import AXIAL, SliceGeometry
+
+        count = SliceGeometry(volume, AXIAL).count
+        if not 1 <= options.slice_number <= count:
+            raise MedviewError(f"--slice must be 1..{count} for this series")
+
+    from PySide6.QtWidgets import QApplication
+
+    from medview.app.main_window import QtMainWindow
+
+    app = QApplication.instance() or QApplication([])
+    app.setApplicationName("medview")
+    window = QtMainWindow()
+    window.resize(*options.size)
+    window.show()
+    app.processEvents()
+    window.show_volume(volume)
+    _apply_options(window, options)
+    if options.screenshot is None:
+        return app.exec()
+    try:
+        _wait_for_3d(app, window)
+        from medview.app.screenshot import save_window_png
+
+        mpr = window.mpr
+        views = [mpr.widget_for(name) for name in mpr.state.visible_views()]
+        saved = save_window_png(window, views, options.screenshot)
+        print(f"saved {saved}")
+    finally:
+        window.close()
+        app.processEvents()
+    return 0
+
+
+def _apply_options(window, options: ViewOptions) -> None:
+    state = window.mpr.state
+    state.set_layout(options.layout)
+    if options.preset:
+        state.apply_preset(options.preset)
+        preset = options.preset.strip().lower()
+        if preset in ("lung", "1"):
+            window.mpr.volume_view.set_preset("ct-lung")
+        elif preset in ("bone", "3"):
+            window.mpr.volume_view.set_preset("ct-bone")
+    if options.slice_number is not None:
+        # The axial view numbers its slices as shown (1-based); scrolling it moves the
+        # crosshair, so the coronal and sagittal lines follow.
+        window.mpr.view("axial").set_slice(options.slice_number - 1)
+
+
+def _wait_for_3d(app, window, timeout_s: float = 60.0) -> None:
+    """Let the 3D view finish reducing a big volume on its worker thread."""
+    import time
+
+    volume_view = window.mpr.volume_view
+    if not volume_view.isVisible():
+        return
+    deadline = time.monotonic() + timeout_s
+    while not volume_view.is_ready and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)

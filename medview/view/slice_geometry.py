@@ -1,65 +1,29 @@
 """Viewing planes and where a volume's slices lie on them; numpy only, no Qt or VTK.
 
-A :class:`ViewPlane` is given by the LPS directions of screen-right and screen-down; the
-camera looks along ``right x down``. Everything here is in patient LPS millimetres, so the
-same geometry serves the reslicing, the camera and the orientation labels.
+A :class:`ViewPlane` (defined in :mod:`medview.imaging.planes`, re-exported here) is given by
+the LPS directions of screen-right and screen-down; the camera looks along ``right x down``.
+Everything here is in patient LPS millimetres, so the same geometry serves the reslicing, the
+camera and the orientation labels, for the standard planes and oblique ones alike.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from medview.imaging.planes import AXIAL, CORONAL, SAGITTAL, STANDARD_PLANES, ViewPlane
 from medview.imaging.volume import Volume
+from medview.imaging.windowing import CT_DEFAULT_WINDOW, default_window
 
-
-@dataclass(frozen=True)
-class ViewPlane:
-    """A viewing plane given by the LPS directions of screen-right and screen-down."""
-
-    name: str
-    right: tuple[float, float, float]
-    down: tuple[float, float, float]
-
-    @property
-    def normal(self) -> np.ndarray:
-        """Direction the camera looks along (into the screen)."""
-        return np.cross(self.right, self.down)
-
-
-#: Axial in radiological convention: viewed from the feet, patient left (+x) on screen right,
-#: posterior (+y) at the bottom, so anterior is up.
-AXIAL = ViewPlane("axial", right=(1.0, 0.0, 0.0), down=(0.0, 1.0, 0.0))
-
-#: CT default when the series carries no window (soft tissue, centre 40 HU, width 400 HU).
-CT_DEFAULT_WINDOW = (40.0, 400.0)
-
-
-def default_window(volume: Volume) -> tuple[float, float]:
-    """(centre, width) to show first: the first DICOM preset, CT soft tissue, or the data range.
-
-    Parameters
-    ----------
-    volume
-        The volume about to be shown.
-
-    Returns
-    -------
-    tuple of float
-        Window centre and width in the volume's units.
-    """
-    if volume.meta.windows:
-        preset = volume.meta.windows[0]
-        return float(preset.center), max(float(preset.width), 1.0)
-    if volume.meta.modality.upper() == "CT":
-        return CT_DEFAULT_WINDOW
-    # MR and the rest: percentiles ignore the few hot voxels that would flatten the picture.
-    sample = volume.array[:: max(1, volume.shape[0] // 16)]
-    low, high = (float(v) for v in np.percentile(sample, [1.0, 99.5]))
-    if high <= low:
-        high = low + 1.0
-    return (low + high) / 2.0, high - low
+__all__ = [
+    "AXIAL",
+    "CORONAL",
+    "CT_DEFAULT_WINDOW",
+    "SAGITTAL",
+    "STANDARD_PLANES",
+    "SliceGeometry",
+    "ViewPlane",
+    "default_window",
+]
 
 
 class SliceGeometry:
@@ -107,6 +71,17 @@ class SliceGeometry:
         ijk = (np.asarray(self._volume.size_ijk, float) - 1.0) / 2.0
         ijk[self.axis] = index
         return float(self._volume.index_to_lps(ijk) @ self.normal)
+
+    def index_at(self, lps: np.ndarray | tuple[float, float, float]) -> int:
+        """The slice (clamped to the volume) whose plane is nearest to an LPS point."""
+        if self.count <= 1:
+            return 0
+        first = self.plane_offset(0)
+        step = self.plane_offset(1) - first
+        if abs(step) < 1e-9:  # a normal parallel to the slices: no slice is nearer
+            return self.count // 2
+        index = round((float(np.asarray(lps, float) @ self.normal) - first) / step)
+        return int(np.clip(index, 0, self.count - 1))
 
     def output_size(self) -> tuple[int, int]:
         """(width, height) in pixels of a resliced image covering the whole volume."""

@@ -12,34 +12,18 @@ Rendering happens on the GUI thread only (ARCHITECTURE.md, rule 4).
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
-# vtkInteractionStyle, vtkRenderingFreeType and vtkRenderingOpenGL2 are imported for their
-# factory overrides (styles, text renderer, render window); without them VTK creates
-# abstract stand-ins that draw nothing.
-import vtkmodules.qt
-import vtkmodules.vtkInteractionStyle
-import vtkmodules.vtkRenderingFreeType
-import vtkmodules.vtkRenderingOpenGL2
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
-from vtkmodules.util.numpy_support import vtk_to_numpy
 from vtkmodules.vtkCommonCore import vtkLookupTable
 from vtkmodules.vtkCommonMath import vtkMatrix4x4
 from vtkmodules.vtkImagingCore import vtkImageReslice
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleImage
 from vtkmodules.vtkIOImage import vtkPNGWriter
-from vtkmodules.vtkRenderingCore import (
-    vtkImageActor,
-    vtkRenderer,
-    vtkTextActor,
-    vtkWindowToImageFilter,
-)
+from vtkmodules.vtkRenderingCore import vtkImageActor, vtkRenderer, vtkWindowToImageFilter
 
 from medview.imaging.geometry import axis_letters
 from medview.imaging.volume import Volume
@@ -51,10 +35,15 @@ from medview.view.slice_geometry import (
     default_window,
 )
 from medview.view.vtk_bridge import volume_to_vtk_image
+from medview.view.vtk_widget import (
+    QtVtkWidget,
+    QVTKRenderWindowInteractor,
+    grab_render_window,
+    make_text,
+    weak_callback,
+)
 
-# Pick the binding explicitly: VTK otherwise takes the first Qt binding it finds installed.
-vtkmodules.qt.PyQtImpl = "PySide6"
-from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor  # noqa: E402
+__all__ = ["CT_DEFAULT_WINDOW", "QtSliceView"]
 
 _SCROLL_KEYS = {
     Qt.Key.Key_Up: 1,
@@ -63,60 +52,9 @@ _SCROLL_KEYS = {
     Qt.Key.Key_PageDown: -10,
 }
 _WHEEL_STEP = 120  # one notch of a standard mouse wheel, in 1/8 degree
-_TEXT_COLOR = (1.0, 0.85, 0.3)
+#: A left press and release closer than this (pixels) is a click, not a window drag.
+_CLICK_SLOP = 3.0
 _EDGES = ("left", "right", "top", "bottom")
-
-
-class _QtVtkWidget(QVTKRenderWindowInteractor):
-    """VTK's Qt widget with a teardown that really lets go of the render window.
-
-    The stock widget registers Python callbacks on its interactor and render window; those
-    C++-held references form cycles Python's garbage collector cannot see, so the render
-    window would live until interpreter exit, and its X display would be closed after the X
-    server is gone (an X I/O error that turns a passing test run into exit code 1).
-    """
-
-    def release(self) -> None:
-        """Finalize the render window and drop every reference to it (idempotent)."""
-        if self._RenderWindow is None:
-            return
-        self.setEnabled(False)  # no more input events into a released interactor
-        self.hide()
-        self._Timer.stop()
-        # The Python callbacks the stock widget registered (see its __init__).
-        self._Iren.RemoveObservers("CreateTimerEvent")
-        self._Iren.RemoveObservers("DestroyTimerEvent")
-        self._RenderWindow.RemoveObservers("CursorChangedEvent")
-        self._RenderWindow.Finalize()
-        self._Iren.SetRenderWindow(None)
-        self._RenderWindow = None
-        self._Iren = None
-
-    def Finalize(self) -> None:
-        self.release()
-
-    def closeEvent(self, event) -> None:
-        self.release()
-
-    def paintEvent(self, event) -> None:
-        if self._RenderWindow is not None:
-            super().paintEvent(event)
-
-    def resizeEvent(self, event) -> None:
-        if self._RenderWindow is not None:
-            super().resizeEvent(event)
-
-
-def _weak_callback(method: Callable[..., None]) -> Callable[..., None]:
-    """A VTK observer calling ``method`` without keeping its object alive."""
-    reference = weakref.WeakMethod(method)
-
-    def callback(*args: object) -> None:
-        target = reference()
-        if target is not None:
-            target(*args)
-
-    return callback
 
 
 def _tr(text: str) -> str:
@@ -138,13 +76,19 @@ def _grey_lookup_table(inverted: bool) -> vtkLookupTable:
 class QtSliceView(QWidget):
     """One slice of a Volume, with window/level, scrolling and orientation labels.
 
-    Mouse wheel, Up/Down and PageUp/PageDown (10 slices) scroll; left-drag changes the window
-    (horizontal: width, vertical: level); right-drag zooms and middle-drag pans (VTK's image
-    style). Slice numbers shown on screen are 1-based, :attr:`slice_index` is 0-based.
+    Works for any :class:`ViewPlane` (axial, coronal, sagittal, oblique). Mouse wheel, Up/Down
+    and PageUp/PageDown (10 slices) scroll; left-drag changes the window (horizontal: width,
+    vertical: level); a left click without drag (at most 3 pixels of movement) emits
+    :attr:`clicked` with the LPS point under the pointer, a double-click :attr:`double_clicked`;
+    right-drag zooms and middle-drag pans (VTK's image style). Slice numbers shown on screen
+    are 1-based, :attr:`slice_index` is 0-based.
     """
 
     slice_changed = Signal(int)
     window_changed = Signal(float, float)
+    #: A left click without drag, with the LPS point under it (MPR: moves the crosshair).
+    clicked = Signal(object)
+    double_clicked = Signal()
 
     def __init__(self, parent: QWidget | None = None, plane: ViewPlane = AXIAL) -> None:
         super().__init__(parent)
@@ -160,8 +104,9 @@ class QtSliceView(QWidget):
         self._drag_start: tuple[float, float, float, float] | None = None
         self._camera_touched = False
         self._value_range = (0.0, 1.0)
+        self._inverted = False
 
-        self._vtk_widget = _QtVtkWidget(self)
+        self._vtk_widget = QtVtkWidget(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._vtk_widget)
@@ -194,7 +139,7 @@ class QtSliceView(QWidget):
         # VTK holds observer callbacks strongly and Python's gc cannot see through C++, so a
         # bound method here would keep this view, and its render window, alive forever.
         self._camera_observer = self._renderer.GetActiveCamera().AddObserver(
-            "ModifiedEvent", _weak_callback(self._on_camera_modified)
+            "ModifiedEvent", weak_callback(self._on_camera_modified)
         )
         # Deleted without being closed (e.g. its window was garbage-collected): still let go
         # of the render window while the X connection is there.
@@ -243,23 +188,13 @@ class QtSliceView(QWidget):
     def set_volume(self, volume: Volume) -> None:
         """Show ``volume`` at its middle slice, with its default window and a fitted camera."""
         self._volume = volume
-        self._geometry = SliceGeometry(volume, self._plane)
         self._reslice.SetInputData(volume_to_vtk_image(volume))
         # Once per volume: a 512 x 512 x 600 CT takes a noticeable time to scan.
         self._value_range = (float(volume.array.min()), float(volume.array.max()))
         self._reslice.SetBackgroundLevel(self._value_range[0])
-        width, height = self._geometry.output_size()
-        self._reslice.SetOutputSpacing(self._geometry.pixel_mm, self._geometry.pixel_mm, 1.0)
-        self._reslice.SetOutputOrigin(self._geometry.min_right, self._geometry.min_down, 0.0)
-        self._reslice.SetOutputExtent(0, width - 1, 0, height - 1, 0, 0)
-        prop = self._actor.GetProperty()
-        if volume.is_color:
-            prop.SetLookupTable(None)
-            prop.SetColorWindow(255.0)
-            prop.SetColorLevel(127.5)
-        else:
-            prop.SetLookupTable(_grey_lookup_table(volume.meta.invert_display))
-            prop.UseLookupTableScalarRangeOff()
+        self._inverted = False
+        self._apply_lookup_table()
+        self._lay_out_plane()
         self._slice = self._geometry.count // 2
         self._apply_slice()
         self._actor.VisibilityOn()
@@ -271,6 +206,42 @@ class QtSliceView(QWidget):
             self.set_window(*default_window(volume))
         self._update_info()
         self.render()
+
+    @property
+    def plane(self) -> ViewPlane:
+        return self._plane
+
+    @property
+    def normal(self) -> np.ndarray:
+        """Unit LPS normal of the shown plane (the camera looks along it)."""
+        return np.asarray(self._plane.normal, float)
+
+    def set_plane(self, plane: ViewPlane) -> None:
+        """Show ``plane`` (e.g. an oblique one) through the same point as the current slice."""
+        if plane == self._plane:
+            return
+        centre = self._geometry.centre(self._slice) if self._geometry is not None else None
+        self._plane = plane
+        if self._volume is None or centre is None:
+            return
+        self._lay_out_plane()
+        self._slice = self._geometry.index_at(centre)
+        self._apply_slice()
+        self.reset_camera()
+        self._update_info()
+        self.render()
+
+    def show_point(self, lps: np.ndarray | tuple[float, float, float]) -> None:
+        """Show the slice through an LPS point (the crosshair)."""
+        if self._geometry is not None:
+            self.set_slice(self._geometry.index_at(lps))
+
+    def set_inverted(self, inverted: bool) -> None:
+        """Invert the grey levels (on top of MONOCHROME1's own inversion)."""
+        if inverted != self._inverted:
+            self._inverted = inverted
+            self._apply_lookup_table()
+            self.render()
 
     def set_slice(self, index: int) -> None:
         """Show slice ``index`` (clamped to the volume)."""
@@ -381,11 +352,9 @@ class QtSliceView(QWidget):
 
     def grab_rgb(self) -> np.ndarray:
         """The rendered picture as an ``(height, width, 3)`` uint8 array, top row first."""
-        grabber = self._window_grabber()
-        image = grabber.GetOutput()
-        width, height, _ = image.GetDimensions()
-        pixels = vtk_to_numpy(image.GetPointData().GetScalars()).reshape(height, width, -1)
-        return np.ascontiguousarray(pixels[::-1, :, :3])  # VTK rows run bottom to top
+        if self._finalized:
+            raise RuntimeError("the view is closed; nothing to grab")
+        return grab_render_window(self._render_window)
 
     def grab_png(self, path: str | Path) -> Path:
         """Render and save the view as a PNG file; returns the path."""
@@ -448,7 +417,16 @@ class QtSliceView(QWidget):
             self._camera_touched = True
         elif kind == QEvent.Type.MouseButtonRelease:
             if event.button() == Qt.MouseButton.LeftButton:
-                self._drag_start = None
+                start, self._drag_start = self._drag_start, None
+                position = event.position()
+                if start is not None and self._volume is not None:
+                    moved = max(abs(position.x() - start[0]), abs(position.y() - start[1]))
+                    if moved <= _CLICK_SLOP:
+                        self.clicked.emit(self.widget_to_world(position))
+                return True
+        elif kind == QEvent.Type.MouseButtonDblClick:
+            if event.button() == Qt.MouseButton.LeftButton:
+                self.double_clicked.emit()
                 return True
         elif kind == QEvent.Type.MouseMove:
             self._handle_mouse_move(event)
@@ -460,6 +438,27 @@ class QtSliceView(QWidget):
         return False
 
     # -- internals -------------------------------------------------------------------------
+    def _lay_out_plane(self) -> None:
+        assert self._volume is not None
+        self._geometry = geometry = SliceGeometry(self._volume, self._plane)
+        width, height = geometry.output_size()
+        self._reslice.SetOutputSpacing(geometry.pixel_mm, geometry.pixel_mm, 1.0)
+        self._reslice.SetOutputOrigin(geometry.min_right, geometry.min_down, 0.0)
+        self._reslice.SetOutputExtent(0, width - 1, 0, height - 1, 0, 0)
+
+    def _apply_lookup_table(self) -> None:
+        if self._volume is None:
+            return
+        prop = self._actor.GetProperty()
+        if self._volume.is_color:
+            prop.SetLookupTable(None)
+            prop.SetColorWindow(255.0)
+            prop.SetColorLevel(127.5)
+        else:
+            inverted = self._volume.meta.invert_display != self._inverted
+            prop.SetLookupTable(_grey_lookup_table(inverted))
+            prop.UseLookupTableScalarRangeOff()
+
     def _handle_key(self, event: QKeyEvent) -> bool:
         steps = _SCROLL_KEYS.get(event.key())
         if steps is None:
@@ -537,29 +536,9 @@ class QtSliceView(QWidget):
             # At most two letters: an obliquity of a few degrees is not worth a third.
             self._edge_actors[edge].SetInput(axis_letters(vector, threshold=0.25)[:2])
 
-    def _make_text(self, place: str) -> vtkTextActor:
-        positions = {
-            "left": (0.01, 0.5, 0, 1),
-            "right": (0.99, 0.5, 2, 1),
-            "top": (0.5, 0.99, 1, 2),
-            "bottom": (0.5, 0.01, 1, 0),
-            "bottom_left": (0.01, 0.01, 0, 0),
-            "top_left": (0.01, 0.99, 0, 2),
-            "centre": (0.5, 0.5, 1, 1),
-        }
-        x, y, horizontal, vertical = positions[place]
-        actor = vtkTextActor()
-        actor.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
-        actor.SetPosition(x, y)
-        prop = actor.GetTextProperty()
-        prop.SetJustification(horizontal)  # 0 left, 1 centred, 2 right
-        prop.SetVerticalJustification(vertical)  # 0 bottom, 1 centred, 2 top
-        prop.SetFontSize(20 if place in _EDGES or place == "centre" else 14)
-        prop.SetBold(place in _EDGES)
-        prop.SetColor(*_TEXT_COLOR)
-        prop.ShadowOn()
-        self._renderer.AddViewProp(actor)
-        return actor
+    def _make_text(self, place: str):
+        big = place in _EDGES or place == "centre"
+        return make_text(self._renderer, place, 20 if big else 14, bold=place in _EDGES)
 
     def _title_text(self) -> str:
         if self._volume is None:
@@ -585,7 +564,7 @@ class QtSliceView(QWidget):
             lines.append(self._pointer_text)
         self._info_actor.SetInput("\n".join(lines))
 
-    def _window_grabber(self) -> vtkWindowToImageFilter:
+    def _window_grabber(self) -> vtkWindowToImageFilter:  # the PNG writer needs the filter
         if self._finalized:
             raise RuntimeError("the view is closed; nothing to grab")
         self._render_window.Render()

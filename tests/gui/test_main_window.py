@@ -185,3 +185,22 @@ def test_render_window_is_freed_when_the_window_is_dropped_unclosed(qtbot, phant
     del main
     gc.collect()
     assert deleted == [True]
+
+
+def test_main_window_shows_linked_mpr_views_and_a_view_menu(window, qtbot, phantom):
+    volume = phantom.make()
+    window.show_volume(volume)
+    mpr = window.mpr
+    assert window.slice_view is mpr.view("axial")
+    assert mpr.view("coronal").volume is volume and mpr.view("sagittal").volume is volume
+    qtbot.waitUntil(lambda: mpr.volume_view.is_ready, timeout=5000)
+    menus = [action.text() for action in window.menuBar().actions()]
+    assert menus == ["&File", "&View"]
+    window._layout_actions["1x1"].trigger()
+    assert mpr.state.layout == "1x1" and not mpr.view("coronal").isVisible()
+    window._layout_actions["2x2"].trigger()
+    assert mpr.view("coronal").isVisible() and mpr.volume_view.isVisible()
+    mpr.preset_actions[0].trigger()  # lung
+    assert mpr.view("sagittal").window == (-600.0, 1500.0)
+    mpr.state.set_layout("1x2")
+    assert window._layout_actions["1x2"].isChecked()

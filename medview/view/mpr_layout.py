@@ -1,0 +1,297 @@
+"""Three linked slice views (axial, coronal, sagittal) and a 3D view in 1x1, 1x2 or 2x2.
+
+Every view follows one :class:`~medview.model.viewer_state.ViewerState`: the layout turns
+view events into state changes and state changes into view updates, and holds no viewing
+state of its own (ndv style: the logic is in the Qt-free state).
+
+Mouse and keys, in any MPR view:
+
+- left click (press and release without moving more than 3 pixels): move the crosshair
+  there; the other views jump to the slices through it;
+- left drag: window/level (shared by the MPR views); wheel, arrows, PageUp/PageDown: scroll
+  (the crosshair follows);
+- double-click: maximise the view, double-click again to restore the layout;
+- 1-6: CT window presets (lung, mediastinum, bone, brain, abdomen, liver); R: reset;
+  I: invert grey levels; [ and ]: oblique, turn the other planes about this view's normal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QGridLayout, QWidget
+
+from medview.imaging.planes import STANDARD_PLANES
+from medview.imaging.volume import Volume
+from medview.imaging.windowing import CT_PRESETS
+from medview.model.viewer_state import MPR_VIEWS, VIEW_3D, ViewerState
+from medview.view.crosshair import PLANE_COLOURS, CrosshairLines
+from medview.view.slice_view import QtSliceView
+from medview.view.volume_view import QtVolumeView
+from medview.view.vtk_widget import make_text
+
+#: Degrees per [ or ] key press (oblique MPR).
+ROTATION_STEP = 5.0
+_PLANE_TITLES = {"axial": "Axial", "coronal": "Coronal", "sagittal": "Sagittal"}
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("QtMprLayout", text)
+
+
+class QtMprLayout(QWidget):
+    """Axial, coronal and sagittal views linked by a crosshair, plus a 3D view.
+
+    Parameters
+    ----------
+    parent
+        Qt parent.
+    state
+        The viewer state to follow (a new one by default).
+    """
+
+    #: The crosshair moved (LPS mm, as a numpy array).
+    crosshair_moved = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None, state: ViewerState | None = None) -> None:
+        super().__init__(parent)
+        self._state = state or ViewerState()
+        self._finalized = False
+        self._syncing = False
+        self._views: dict[str, QtSliceView] = {}
+        self._lines: dict[str, CrosshairLines] = {}
+        for name in MPR_VIEWS:
+            view = QtSliceView(self, STANDARD_PLANES[name])
+            self._views[name] = view
+            self._lines[name] = CrosshairLines(view.renderer)
+            label = make_text(view.renderer, "top_right", 14, bold=True)
+            label.SetInput(_tr(_PLANE_TITLES[name]))
+            label.GetTextProperty().SetColor(*PLANE_COLOURS[name])
+            # Bound methods only (the sender tells which view): a lambda capturing self would
+            # be held by the C++ connection, out of the garbage collector's sight, and keep
+            # this widget and its render windows alive after its window is dropped.
+            view.setObjectName(name)
+            view.clicked.connect(self._on_clicked)
+            view.slice_changed.connect(self._on_slice_changed)
+            view.window_changed.connect(self._on_window_changed)
+            view.double_clicked.connect(self._on_double_clicked)
+        self._volume_view = QtVolumeView(self)
+        self._volume_view.setObjectName(VIEW_3D)
+        self._volume_view.double_clicked.connect(self._on_double_clicked)
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setSpacing(2)
+        self._actions = self._make_actions()
+        self._state.add_listener(self._on_state_changed)
+        self._apply_layout()
+
+    # -- public API ------------------------------------------------------------------------
+    @property
+    def state(self) -> ViewerState:
+        return self._state
+
+    @property
+    def volume(self) -> Volume | None:
+        return self._state.volume
+
+    def view(self, name: str) -> QtSliceView:
+        """The slice view called ``name`` ("axial", "coronal" or "sagittal")."""
+        return self._views[name]
+
+    @property
+    def volume_view(self) -> QtVolumeView:
+        return self._volume_view
+
+    def widget_for(self, name: str) -> QWidget:
+        """The widget showing view ``name`` (a slice view, or the 3D view for "3d")."""
+        return self._volume_view if name == VIEW_3D else self._views[name]
+
+    def visible_widgets(self) -> list[QWidget]:
+        return [self.widget_for(name) for name in self._state.visible_views()]
+
+    def crosshair_lines(self, name: str) -> CrosshairLines:
+        return self._lines[name]
+
+    @property
+    def preset_actions(self) -> list[QAction]:
+        """Window preset actions (keys 1-6), for the View menu."""
+        return self._actions["presets"]
+
+    @property
+    def view_actions(self) -> list[QAction]:
+        """Reset (R) and invert (I)."""
+        return self._actions["view"]
+
+    def set_volume(self, volume: Volume) -> None:
+        """Show ``volume`` in every view, crosshair at its centre."""
+        self._state.set_volume(volume)
+
+    def set_message(self, text: str) -> None:
+        """A centred message over the views (e.g. "Loading…")."""
+        for view in self._views.values():
+            view.set_message(text)
+        self._volume_view.set_message(text)
+
+    def finalize(self) -> None:
+        """Release every render window (idempotent)."""
+        if self._finalized:
+            return
+        self._finalized = True
+        self._state.remove_listener(self._on_state_changed)
+        for view in self._views.values():
+            view.finalize()
+        self._volume_view.finalize()
+
+    def closeEvent(self, event) -> None:
+        self.finalize()
+        super().closeEvent(event)
+
+    # -- view events -> state --------------------------------------------------------------
+    def _sender_name(self) -> str:
+        sender = self.sender()
+        return sender.objectName() if sender is not None else ""
+
+    def _on_clicked(self, lps: np.ndarray) -> None:
+        self.click(self._sender_name(), lps)
+
+    def click(self, name: str, lps: np.ndarray) -> None:
+        """What a click at ``lps`` in view ``name`` does: move the crosshair there."""
+        self._state.set_active(name)
+        self._state.set_crosshair(lps)
+
+    def _on_double_clicked(self) -> None:
+        name = self._sender_name()
+        if name:
+            self._state.toggle_maximised(name)
+
+    def _on_slice_changed(self, _index: int) -> None:
+        name = self._sender_name()
+        if self._syncing or name not in self._views:
+            return
+        # The user scrolled this view: bring the crosshair onto its new slice.
+        view = self._views[name]
+        crosshair = self._state.crosshair
+        normal = view.normal
+        self._state.set_active(name)
+        self._state.set_crosshair(crosshair + normal * (view.slice_position - crosshair @ normal))
+
+    def _on_window_changed(self, center: float, width: float) -> None:
+        if not self._syncing:
+            self._state.set_window(center, width)
+
+    # -- state -> views --------------------------------------------------------------------
+    def _on_state_changed(self, change: str) -> None:
+        if self._finalized:
+            return
+        self._syncing = True
+        try:
+            if change == "volume":
+                self._show_volume()
+            elif change in ("crosshair", "planes", "reset"):
+                self._sync_planes(reset=change == "reset")
+            elif change == "window":
+                for view in self._views.values():
+                    view.set_window(*self._state.window)
+            elif change == "invert":
+                for view in self._views.values():
+                    view.set_inverted(self._state.inverted)
+            elif change == "layout":
+                self._apply_layout()
+        finally:
+            self._syncing = False
+        if change in ("volume", "crosshair", "planes", "reset"):
+            self.crosshair_moved.emit(self._state.crosshair)
+
+    def _show_volume(self) -> None:
+        volume = self._state.volume
+        assert volume is not None
+        for view in self._views.values():
+            view.set_volume(volume)
+        self._volume_view.set_volume(volume)
+        self._sync_planes(reset=True)
+        self._apply_layout()
+
+    def _sync_planes(self, reset: bool = False) -> None:
+        state = self._state
+        for name, view in self._views.items():
+            view.set_plane(state.plane(name))
+            view.show_point(state.crosshair)
+            if reset:
+                view.set_inverted(state.inverted)
+                view.set_window(*state.window)
+                view.reset_camera()
+        self._update_lines()
+
+    def _update_lines(self) -> None:
+        volume = self._state.volume
+        if volume is None:
+            return
+        # Long enough to cross the whole image in any direction.
+        half_length = float(np.linalg.norm(np.asarray(volume.extent_mm())))
+        crosshair = self._state.crosshair
+        for name, view in self._views.items():
+            normal = view.normal
+            on_slice = crosshair + normal * (view.slice_position - crosshair @ normal)
+            others = {o: self._state.plane(o).normal for o in MPR_VIEWS if o != name}
+            self._lines[name].update(on_slice, normal, others, half_length)
+            view.render()
+
+    def _apply_layout(self) -> None:
+        visible = self._state.visible_views()
+        for name in (*MPR_VIEWS, VIEW_3D):
+            widget = self.widget_for(name)
+            self._grid.removeWidget(widget)
+            widget.setVisible(name in visible)
+        columns = 1 if len(visible) == 1 else 2
+        for index, name in enumerate(visible):
+            self._grid.addWidget(self.widget_for(name), index // columns, index % columns)
+        for row in range(2):
+            self._grid.setRowStretch(row, 1 if row < (len(visible) + columns - 1) // columns else 0)
+        for column in range(2):
+            self._grid.setColumnStretch(column, 1 if column < columns else 0)
+        for name in visible:
+            self.widget_for(name).render()
+
+    # -- actions ---------------------------------------------------------------------------
+    def _make_actions(self) -> dict[str, list[QAction]]:
+        presets = []
+        for preset in CT_PRESETS:
+            text = _tr("{label} window").format(label=_tr(preset.label))
+            presets.append(self._action(text, preset.key, self._on_preset_action, preset.name))
+        view = [
+            self._action(_tr("&Reset view"), "R", self._reset),
+            self._action(_tr("&Invert grey levels"), "I", self._toggle_invert),
+            self._action(_tr("Rotate planes &left"), "[", self._rotate, -ROTATION_STEP),
+            self._action(_tr("Rotate planes &right"), "]", self._rotate, ROTATION_STEP),
+        ]
+        return {"presets": presets, "view": view}
+
+    def _action(self, text: str, key: str, slot, data: object = None) -> QAction:
+        action = QAction(text, self)
+        action.setData(data)
+        action.setShortcut(QKeySequence(key))
+        # Active while the focus is in any of the views (they are children of this widget).
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _on_preset_action(self) -> None:
+        self._preset(str(self.sender().data()))
+
+    def _reset(self) -> None:
+        self._state.reset()
+
+    def _preset(self, name: str) -> None:
+        if self._state.volume is not None and not self._state.volume.is_color:
+            self._state.apply_preset(name)
+
+    def _toggle_invert(self) -> None:
+        self._state.set_inverted(not self._state.inverted)
+
+    def _rotate(self) -> None:
+        degrees = float(self.sender().data())
+        active = self._state.active
+        if self._state.volume is not None and active in MPR_VIEWS:
+            self._state.rotate(active, degrees)
