@@ -223,3 +223,16 @@ def test_load_and_scan_can_be_cancelled(tmp_path):
     progress = []
     load_candidate(candidate, progress=progress.append)
     assert progress[-1] == 1.0 and progress == sorted(progress)
+
+
+def test_preview_slice_is_the_middle_slice_at_its_position(tmp_path):
+    from medview.dicom.loader import load_preview_slice
+
+    write_series(tmp_path, axial_positions([0, 2, 4, 6, 8]))
+    (candidate,) = examine(tmp_path).candidates
+    full = load_candidate(candidate)
+    preview = load_preview_slice(candidate)
+    assert preview.shape == (1, 8, 10)
+    assert np.array_equal(preview.array[0], full.array[2])
+    assert np.allclose(preview.index_to_lps((3, 4, 0)), full.index_to_lps((3, 4, 2)))
+    assert preview.meta.series_uid == full.meta.series_uid
