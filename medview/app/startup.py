@@ -10,15 +10,38 @@ from medview.core.errors import MedviewError
 
 
 def run_viewer(paths: Sequence[Path] = ()) -> int:
-    from medview.app.main_window import run_gui
-    from medview.model.opening import open_for_viewer
+    """``medview [PATH...]``: the workstation window over the local study database.
 
-    return run_gui(
-        lambda status: open_for_viewer(paths, status=status),
-        [],
-        folder_loader=lambda folder: open_for_viewer([folder]),
-        loader_takes_status=True,
-    )
+    The composition root (ARCHITECTURE.md, "app"): reads the settings, installs the language
+    and theme, opens the study database once and hands it to the window, then imports
+    ``paths`` (or the demo study on a first start) in the background and opens the main
+    series. The database is closed when the event loop ends.
+    """
+    from PySide6.QtWidgets import QApplication
+
+    from medview.app.i18n import install_translators, resolve_language
+    from medview.app.main_window import QtMainWindow
+    from medview.app.theme import apply_theme
+    from medview.core.paths import app_dirs
+    from medview.dicom.index import StudyDatabase
+    from medview.model.settings import load_settings
+
+    dirs = app_dirs().ensure()
+    settings = load_settings()
+    app = QApplication.instance() or QApplication([])
+    app.setApplicationName("medview")
+    # Installed before any widget exists: widgets translate their text when built.
+    # (The translators are children of app, which keeps them alive.)
+    install_translators(app, resolve_language(settings.language))
+    apply_theme(app, settings.theme)
+    with StudyDatabase(dirs.database) as database:
+        window = QtMainWindow(database=database, settings=settings)
+        window.show()
+        if paths:
+            window.import_paths(list(paths), open_main=True)
+        else:
+            window.open_demo(dirs)
+        return app.exec()
 
 
 @dataclass(frozen=True)

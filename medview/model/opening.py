@@ -12,9 +12,11 @@ from pathlib import Path
 
 from medview.core.errors import NoDicomFoundError
 from medview.core.paths import AppDirs, app_dirs
+from medview.dicom.header import InstanceHeader
 from medview.dicom.importer import import_paths
 from medview.dicom.index import StudyDatabase
 from medview.dicom.loader import load_candidate
+from medview.dicom.scan import scan_paths
 from medview.dicom.series import Candidate, group_series
 from medview.imaging.volume import Volume
 
@@ -82,3 +84,60 @@ def open_for_viewer(
     volume = load_candidate(candidate)
     log.info("opened series %s %s", candidate.series_uid, volume)
     return volume
+
+
+def open_series(
+    database: StudyDatabase,
+    series_uid: str,
+    *,
+    workers: int | None = None,
+    cancel: Callable[[], None] | None = None,
+) -> Volume:
+    """Load one series of the local database as a Volume (the biggest of its candidates).
+
+    Runs on a worker thread: it reads every header of the series again (files may have
+    changed since they were indexed) and decodes the pixels.
+
+    Parameters
+    ----------
+    database
+        The study database that indexed the series.
+    series_uid
+        Its SeriesInstanceUID.
+
+    Raises
+    ------
+    NoDicomFoundError
+        The database has no files for the series, or none of them is an image any more.
+    """
+    paths = database.series_paths(series_uid)
+    if not paths:
+        raise NoDicomFoundError(f"series {series_uid} is not in the local database")
+    missing = [p for p in paths if not Path(p).exists()]
+    if len(missing) == len(paths):
+        raise NoDicomFoundError(
+            f"the files of series {series_uid} are gone (first: {missing[0]}); import them again"
+        )
+    scan = scan_paths([p for p in paths if p not in missing], workers=workers, cancel=cancel)
+    candidates = [
+        c
+        for group in group_series(scan.headers)
+        if group.series_uid == series_uid
+        for c in group.candidates
+    ]
+    candidate = pick_main_candidate(candidates)
+    volume = load_candidate(candidate, workers=workers, cancel=cancel)
+    log.info("opened series %s from the database: %s", series_uid, volume)
+    return volume
+
+
+def main_series_uid(headers: Sequence[InstanceHeader]) -> str:
+    """The SeriesInstanceUID a reader most likely wants first among ``headers``.
+
+    Raises
+    ------
+    NoDicomFoundError
+        No image series among them.
+    """
+    candidates = [c for group in group_series(headers) for c in group.candidates]
+    return pick_main_candidate(candidates).series_uid

@@ -1,0 +1,351 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<!-- Simplified Chinese for medview. Context names are the Python class names that call
+     self.tr(), or the first argument of QCoreApplication.translate(). Compile with
+     .venv/bin/pyside6-lrelease medview/resources/i18n/medview_zh_CN.ts
+     Text drawn inside the VTK views (QtSliceView, QtVolumeView, plane titles) is left in
+     English on purpose: VTK's built-in fonts have no CJK glyphs. -->
+<TS version="2.1" language="zh_CN" sourcelanguage="en">
+<context>
+    <name>QtMainWindow</name>
+    <message>
+        <source>Synthetic or derived image, not an original acquisition</source>
+        <translation>合成或派生图像，并非原始采集</translation>
+    </message>
+    <message>
+        <source>Ready</source>
+        <translation>就绪</translation>
+    </message>
+    <message>
+        <source>Loading…</source>
+        <translation>正在加载…</translation>
+    </message>
+    <message>
+        <source>An import is already running; wait for it or cancel it first.</source>
+        <translation>已有导入正在进行；请等待其完成或先取消。</translation>
+    </message>
+    <message>
+        <source>Preparing the demo study…</source>
+        <translation>正在准备演示检查…</translation>
+    </message>
+    <message>
+        <source>Generating the demo study (first start only)…</source>
+        <translation>正在生成演示检查（仅首次启动）…</translation>
+    </message>
+    <message>
+        <source>{modality} {shape} voxels, {spacing} mm</source>
+        <translation>{modality} {shape} 体素，{spacing} 毫米</translation>
+    </message>
+    <message>
+        <source>Image</source>
+        <translation>图像</translation>
+    </message>
+    <message>
+        <source>Studies</source>
+        <translation>检查</translation>
+    </message>
+    <message>
+        <source>&amp;File</source>
+        <translation>文件(&amp;F)</translation>
+    </message>
+    <message>
+        <source>Import &amp;folder…</source>
+        <translation>导入文件夹(&amp;F)…</translation>
+    </message>
+    <message>
+        <source>Import f&amp;iles…</source>
+        <translation>导入文件(&amp;I)…</translation>
+    </message>
+    <message>
+        <source>&amp;Open folder…</source>
+        <translation>打开文件夹(&amp;O)…</translation>
+    </message>
+    <message>
+        <source>&amp;Quit</source>
+        <translation>退出(&amp;Q)</translation>
+    </message>
+    <message>
+        <source>&amp;View</source>
+        <translation>视图(&amp;V)</translation>
+    </message>
+    <message>
+        <source>&amp;Layout</source>
+        <translation>布局(&amp;L)</translation>
+    </message>
+    <message>
+        <source>&amp;Window presets</source>
+        <translation>窗宽窗位预设(&amp;W)</translation>
+    </message>
+    <message>
+        <source>&amp;3D rendering</source>
+        <translation>三维渲染(&amp;3)</translation>
+    </message>
+    <message>
+        <source>CT bone</source>
+        <translation>CT 骨骼</translation>
+    </message>
+    <message>
+        <source>CT lung</source>
+        <translation>CT 肺</translation>
+    </message>
+    <message>
+        <source>Soft tissue</source>
+        <translation>软组织</translation>
+    </message>
+    <message>
+        <source>MIP</source>
+        <translation>最大密度投影 (MIP)</translation>
+    </message>
+    <message>
+        <source>&amp;Theme</source>
+        <translation>主题(&amp;T)</translation>
+    </message>
+    <message>
+        <source>&amp;Dark (reading room)</source>
+        <translation>深色（阅片室）(&amp;D)</translation>
+    </message>
+    <message>
+        <source>&amp;Light</source>
+        <translation>浅色(&amp;L)</translation>
+    </message>
+    <message>
+        <source>L&amp;anguage (applies after restart)</source>
+        <translation>语言（重启后生效）(&amp;A)</translation>
+    </message>
+    <message>
+        <source>System default</source>
+        <translation>跟随系统</translation>
+    </message>
+    <message>
+        <source>The language changes when medview is restarted.</source>
+        <translation>重新启动 medview 后语言才会更改。</translation>
+    </message>
+    <message>
+        <source>Import a DICOM folder</source>
+        <translation>导入 DICOM 文件夹</translation>
+    </message>
+    <message>
+        <source>Import DICOM files</source>
+        <translation>导入 DICOM 文件</translation>
+    </message>
+    <message>
+        <source>DICOM files (*.dcm *.DCM *.ima *.IMA DICOMDIR *.zip);;All files (*)</source>
+        <translation>DICOM 文件 (*.dcm *.DCM *.ima *.IMA DICOMDIR *.zip);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source>Open DICOM folder</source>
+        <translation>打开 DICOM 文件夹</translation>
+    </message>
+    <message>
+        <source>Importing needs the study database.</source>
+        <translation>导入需要检查数据库。</translation>
+    </message>
+    <message>
+        <source>Import failed: {reason}</source>
+        <translation>导入失败：{reason}</translation>
+    </message>
+    <message>
+        <source>Import cancelled; nothing was added.</source>
+        <translation>导入已取消；未添加任何内容。</translation>
+    </message>
+    <message>
+        <source>No image</source>
+        <translation>无图像</translation>
+    </message>
+    <message>
+        <source>Nothing to show</source>
+        <translation>没有可显示的内容</translation>
+    </message>
+    <message>
+        <source>The loader returned something that is not an image volume.</source>
+        <translation>加载器返回的不是图像体数据。</translation>
+    </message>
+    <message>
+        <source>Could not load the image</source>
+        <translation>无法加载图像</translation>
+    </message>
+    <message>
+        <source>Could not open the study</source>
+        <translation>无法打开检查</translation>
+    </message>
+    <message>
+        <source>Imported {new} new images ({known} already known) in {series} series.</source>
+        <translation>已导入 {new} 幅新图像（{known} 幅已存在），共 {series} 个序列。</translation>
+    </message>
+    <message>
+        <source>{count} files could not be read (first: {path}: {reason}).</source>
+        <translation>{count} 个文件无法读取（第一个：{path}：{reason}）。</translation>
+    </message>
+</context>
+<context>
+    <name>QtStudyBrowser</name>
+    <message>
+        <source>Search patient name, ID, accession number, date or modality</source>
+        <translation>搜索患者姓名、ID、检查号、日期或模态</translation>
+    </message>
+    <message>
+        <source>(no name)</source>
+        <translation>（无姓名）</translation>
+    </message>
+    <message>
+        <source>{name} — ID {id}</source>
+        <translation>{name} — ID {id}</translation>
+    </message>
+    <message>
+        <source>Patient {name}, ID {id}, born {birth}, sex {sex}</source>
+        <translation>患者 {name}，ID {id}，出生日期 {birth}，性别 {sex}</translation>
+    </message>
+    <message>
+        <source>(no description)</source>
+        <translation>（无描述）</translation>
+    </message>
+    <message>
+        <source>Accession {accession}, Study Instance UID {uid}</source>
+        <translation>检查号 {accession}，检查实例 UID {uid}</translation>
+    </message>
+    <message>
+        <source>Series Instance UID {uid}</source>
+        <translation>序列实例 UID {uid}</translation>
+    </message>
+    <message>
+        <source>Name / description</source>
+        <translation>姓名 / 描述</translation>
+    </message>
+    <message>
+        <source>Date</source>
+        <translation>日期</translation>
+    </message>
+    <message>
+        <source>Modality</source>
+        <translation>模态</translation>
+    </message>
+    <message>
+        <source>Instances</source>
+        <translation>图像数</translation>
+    </message>
+</context>
+<context>
+    <name>QtImportController</name>
+    <message>
+        <source>Cancelling the import…</source>
+        <translation>正在取消导入…</translation>
+    </message>
+    <message>
+        <source>Reading DICOM headers… {percent}%</source>
+        <translation>正在读取 DICOM 头信息… {percent}%</translation>
+    </message>
+    <message>
+        <source>Updating the study database…</source>
+        <translation>正在更新检查数据库…</translation>
+    </message>
+    <message>
+        <source>Import complete</source>
+        <translation>导入完成</translation>
+    </message>
+</context>
+<context>
+    <name>QtImportProgress</name>
+    <message>
+        <source>No import running</source>
+        <translation>没有正在进行的导入</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Importing…</source>
+        <translation>正在导入…</translation>
+    </message>
+    <message>
+        <source>Cancelling the import…</source>
+        <translation>正在取消导入…</translation>
+    </message>
+    <message>
+        <source>Imported {new} new images ({known} already known) in {series} series</source>
+        <translation>已导入 {new} 幅新图像（{known} 幅已存在），共 {series} 个序列</translation>
+    </message>
+    <message>
+        <source>{count} files could not be read.</source>
+        <translation>{count} 个文件无法读取。</translation>
+    </message>
+    <message>
+        <source>Import complete</source>
+        <translation>导入完成</translation>
+    </message>
+    <message>
+        <source>Import cancelled; nothing was added.</source>
+        <translation>导入已取消；未添加任何内容。</translation>
+    </message>
+</context>
+<context>
+    <name>QtJobRunner</name>
+    <message>
+        <source>An unexpected error occurred ({name}); details are in the log file.</source>
+        <translation>发生意外错误（{name}）；详细信息见日志文件。</translation>
+    </message>
+</context>
+<context>
+    <name>QtMprLayout</name>
+    <message>
+        <source>{label} window</source>
+        <translation>{label}窗</translation>
+    </message>
+    <message>
+        <source>&amp;Reset view</source>
+        <translation>重置视图(&amp;R)</translation>
+    </message>
+    <message>
+        <source>&amp;Invert grey levels</source>
+        <translation>反转灰度(&amp;I)</translation>
+    </message>
+    <message>
+        <source>Rotate planes &amp;left</source>
+        <translation>向左旋转平面(&amp;L)</translation>
+    </message>
+    <message>
+        <source>Rotate planes &amp;right</source>
+        <translation>向右旋转平面(&amp;R)</translation>
+    </message>
+    <message>
+        <source>Show &amp;overlays</source>
+        <translation>显示叠加信息(&amp;O)</translation>
+    </message>
+    <message>
+        <source>&amp;Navigate</source>
+        <translation>浏览(&amp;N)</translation>
+    </message>
+    <message>
+        <source>&amp;Length</source>
+        <translation>长度(&amp;L)</translation>
+    </message>
+    <message>
+        <source>&amp;Angle</source>
+        <translation>角度(&amp;A)</translation>
+    </message>
+    <message>
+        <source>&amp;Ellipse ROI</source>
+        <translation>椭圆 ROI(&amp;E)</translation>
+    </message>
+    <message>
+        <source>Rectan&amp;gle ROI</source>
+        <translation>矩形 ROI(&amp;G)</translation>
+    </message>
+    <message>
+        <source>&amp;Probe</source>
+        <translation>探针(&amp;P)</translation>
+    </message>
+    <message>
+        <source>&amp;Undo measurement</source>
+        <translation>撤销测量(&amp;U)</translation>
+    </message>
+    <message>
+        <source>&amp;Redo measurement</source>
+        <translation>重做测量(&amp;R)</translation>
+    </message>
+    <message>
+        <source>&amp;Delete measurement</source>
+        <translation>删除测量(&amp;D)</translation>
+    </message>
+</context>
+</TS>
