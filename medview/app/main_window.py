@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from medview.app.i18n import LANGUAGE_NAMES
+from medview.app.measure_dock import add_measurement_dock
 from medview.app.theme import apply_theme
 from medview.app.window_parts import (
     QtDropArea,
@@ -181,6 +182,7 @@ class QtMainWindow(QMainWindow):
             self._build_library(database)
 
         self._build_menu()
+        self._measure_dock = add_measurement_dock(self, self._mpr)
         self.statusBar().showMessage(_tr("Ready"))
         self.setWindowTitle("medview")
         self.resize(1200, 900)

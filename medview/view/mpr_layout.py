@@ -12,32 +12,73 @@ Mouse and keys, in any MPR view:
   (the crosshair follows);
 - double-click: maximise the view, double-click again to restore the layout;
 - 1-6: CT window presets (lung, mediastinum, bone, brain, abdomen, liver); R: reset;
-  I: invert grey levels; [ and ]: oblique, turn the other planes about this view's normal.
+  I: invert grey levels; [ and ]: oblique, turn the other planes about this view's normal;
+- measuring (issue 3): L length, A angle, E ellipse, G rectangle, P probe, Esc back to
+  navigate (and drop a half-drawn measurement); Delete removes the selected measurement,
+  Ctrl+Z / Ctrl+Y (Ctrl+Shift+Z) undo and redo through the scene;
+- O toggles the overlays (corner texts, scale bar); Space plays/pauses cine in the active
+  view (looping from the last slice to the first), + and - change its speed (frames/s);
+  Ctrl+wheel zooms, right-drag zooms, middle-drag pans.
 """
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
-from PySide6.QtCore import QCoreApplication, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from medview.imaging.planes import STANDARD_PLANES
 from medview.imaging.volume import Volume
 from medview.imaging.windowing import CT_PRESETS
+from medview.model.measurements import MeasurementScene
 from medview.model.viewer_state import MPR_VIEWS, VIEW_3D, ViewerState
 from medview.view.crosshair import PLANE_COLOURS, CrosshairLines
+from medview.view.measure_actors import anchor
+from medview.view.measure_tools import TOOLS, MeasureController
 from medview.view.slice_view import QtSliceView
 from medview.view.volume_view import QtVolumeView
-from medview.view.vtk_widget import make_text
+from medview.view.vtk_widget import make_text, weak_callback
 
 #: Degrees per [ or ] key press (oblique MPR).
 ROTATION_STEP = 5.0
+#: Cine: default, lowest and highest frames per second.
+CINE_FPS = 10.0
+CINE_FPS_RANGE = (1.0, 60.0)
+_TOOL_KEYS = {
+    "navigate": "Esc",
+    "length": "L",
+    "angle": "A",
+    "ellipse": "E",
+    "rectangle": "G",
+    "probe": "P",
+}
+_TOOL_TITLES = {
+    "navigate": "&Navigate",
+    "length": "&Length",
+    "angle": "&Angle",
+    "ellipse": "&Ellipse ROI",
+    "rectangle": "Rectan&gle ROI",
+    "probe": "&Probe",
+}
 _PLANE_TITLES = {"axial": "Axial", "coronal": "Coronal", "sagittal": "Sagittal"}
 
 
 def _tr(text: str) -> str:
     return QCoreApplication.translate("QtMprLayout", text)
+
+
+def _volume_of(layout: QtMprLayout):
+    """A function returning the volume ``layout`` shows, holding the layout weakly."""
+    reference = weakref.ref(layout)
+
+    def volume() -> Volume | None:
+        target = reference()
+        return target.state.volume if target is not None else None
+
+    return volume
 
 
 class QtMprLayout(QWidget):
@@ -49,14 +90,27 @@ class QtMprLayout(QWidget):
         Qt parent.
     state
         The viewer state to follow (a new one by default).
+    scene
+        The measurements to draw and edit (a new, empty one by default).
     """
 
     #: The crosshair moved (LPS mm, as a numpy array).
     crosshair_moved = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None, state: ViewerState | None = None) -> None:
+    #: The measuring tool changed (its name).
+    tool_changed = Signal(str)
+    #: Cine started (True) or stopped (False).
+    cine_toggled = Signal(bool)
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        state: ViewerState | None = None,
+        scene: MeasurementScene | None = None,
+    ) -> None:
         super().__init__(parent)
         self._state = state or ViewerState()
+        self._overlays_visible = True
         self._finalized = False
         self._syncing = False
         self._views: dict[str, QtSliceView] = {}
@@ -82,8 +136,22 @@ class QtMprLayout(QWidget):
         self._grid = QGridLayout(self)
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setSpacing(2)
+        # Only weak references back to this widget: no cycle keeps its render windows alive.
+        self._measure = MeasureController(
+            scene if scene is not None else MeasurementScene(), self._views, _volume_of(self)
+        )
+        for view in self._views.values():
+            view.set_mouse_handler(self._measure.handle)
+        self._cine_fps = CINE_FPS
+        # A QTimer on the GUI thread: each tick renders, and rendering stays on this thread.
+        self._cine_timer = QTimer(self)
+        self._cine_timer.timeout.connect(self._cine_step)
+        self._cine_timer.setInterval(round(1000.0 / self._cine_fps))
         self._actions = self._make_actions()
-        self._state.add_listener(self._on_state_changed)
+        # Weakly: the state usually belongs to this widget, and a cycle through it would
+        # leave the render windows to the cyclic garbage collector, which may run anywhere.
+        self._state_listener = weak_callback(self._on_state_changed)
+        self._state.add_listener(self._state_listener)
         self._apply_layout()
 
     # -- public API ------------------------------------------------------------------------
@@ -120,8 +188,114 @@ class QtMprLayout(QWidget):
 
     @property
     def view_actions(self) -> list[QAction]:
-        """Reset (R) and invert (I)."""
+        """Reset (R), invert (I), rotate ([ ]), overlays (O)."""
         return self._actions["view"]
+
+    @property
+    def tool_actions(self) -> list[QAction]:
+        """Checkable measuring tools (Esc navigate, L, A, E, G, P), for a Tools menu."""
+        return self._actions["tools"]
+
+    @property
+    def edit_actions(self) -> list[QAction]:
+        """Undo (Ctrl+Z), redo (Ctrl+Y, Ctrl+Shift+Z), delete measurement (Delete)."""
+        return self._actions["edit"]
+
+    @property
+    def cine_actions(self) -> list[QAction]:
+        """Play/pause (Space), faster (+), slower (-)."""
+        return self._actions["cine"]
+
+    # -- measurements ----------------------------------------------------------------------
+    @property
+    def measurement_scene(self) -> MeasurementScene:
+        """The measurements drawn in the views (give it to a QtMeasurementPanel)."""
+        return self._measure.scene
+
+    def set_measurement_scene(self, scene: MeasurementScene) -> None:
+        """Draw and edit ``scene`` (e.g. a session loaded for the study)."""
+        self._measure.set_scene(scene)
+
+    @property
+    def measure_controller(self) -> MeasureController:
+        return self._measure
+
+    @property
+    def tool(self) -> str:
+        return self._measure.tool
+
+    def set_tool(self, tool: str) -> None:
+        """Pick the measuring tool: one of "navigate", "length", "angle", "ellipse",
+        "rectangle", "probe"."""
+        self._measure.set_tool(tool)
+        for action in self._actions["tools"]:
+            action.setChecked(action.data() == tool)
+        cursor = Qt.CursorShape.ArrowCursor if tool == "navigate" else Qt.CursorShape.CrossCursor
+        for view in self._views.values():
+            view.vtk_widget.setCursor(cursor)
+        self.tool_changed.emit(tool)
+
+    def undo(self) -> bool:
+        return self.measurement_scene.undo()
+
+    def redo(self) -> bool:
+        return self.measurement_scene.redo()
+
+    def delete_selected(self) -> bool:
+        """Remove the selected measurement; False when none is selected."""
+        return self._measure.delete_selected()
+
+    def show_measurement(self, measurement_id: str) -> None:
+        """Select a measurement and bring every view to it (e.g. from the panel)."""
+        scene = self.measurement_scene
+        if measurement_id not in scene:
+            return
+        scene.select(measurement_id)
+        self._state.set_crosshair(anchor(scene.get(measurement_id)))
+
+    # -- overlays and cine -------------------------------------------------------------------
+    @property
+    def overlays_visible(self) -> bool:
+        return self._overlays_visible
+
+    def set_overlays_visible(self, visible: bool) -> None:
+        """Show or hide the corner texts and scale bars of the slice views (O)."""
+        self._overlays_visible = bool(visible)
+        for view in self._views.values():
+            view.set_overlays_visible(self._overlays_visible)
+
+    @property
+    def cine_fps(self) -> float:
+        return self._cine_fps
+
+    def set_cine_fps(self, fps: float) -> None:
+        """Cine speed in frames (slices) per second, clamped to :data:`CINE_FPS_RANGE`."""
+        self._cine_fps = float(np.clip(fps, *CINE_FPS_RANGE))
+        self._cine_timer.setInterval(round(1000.0 / self._cine_fps))
+
+    @property
+    def cine_playing(self) -> bool:
+        return self._cine_timer.isActive()
+
+    def set_cine_playing(self, playing: bool) -> None:
+        """Start or stop cine: the active slice view steps one slice per tick and loops
+        from the last slice back to the first until stopped."""
+        if playing == self.cine_playing:
+            return
+        if playing and self._state.volume is not None:
+            self._cine_timer.start()
+        else:
+            self._cine_timer.stop()
+        self.cine_toggled.emit(self.cine_playing)
+
+    def _cine_step(self) -> None:
+        if self._finalized or self._state.volume is None:
+            self._cine_timer.stop()
+            return
+        active = self._state.active
+        view = self._views[active if active in self._views else MPR_VIEWS[0]]
+        following = view.slice_index + 1
+        view.set_slice(following if following < view.slice_count else 0)
 
     def set_volume(self, volume: Volume) -> None:
         """Show ``volume`` in every view, crosshair at its centre."""
@@ -138,7 +312,11 @@ class QtMprLayout(QWidget):
         if self._finalized:
             return
         self._finalized = True
-        self._state.remove_listener(self._on_state_changed)
+        self._cine_timer.stop()
+        self._state.remove_listener(self._state_listener)
+        self._measure.close()
+        for view in self._views.values():
+            view.set_mouse_handler(None)
         for view in self._views.values():
             view.finalize()
         self._volume_view.finalize()
@@ -187,6 +365,7 @@ class QtMprLayout(QWidget):
         self._syncing = True
         try:
             if change == "volume":
+                self._measure.cancel()
                 self._show_volume()
             elif change in ("crosshair", "planes", "reset"):
                 self._sync_planes(reset=change == "reset")
@@ -221,6 +400,7 @@ class QtMprLayout(QWidget):
                 view.set_inverted(state.inverted)
                 view.set_window(*state.window)
                 view.reset_camera()
+        self._measure.refresh(render=False)  # _update_lines renders each view once
         self._update_lines()
 
     def _update_lines(self) -> None:
@@ -264,13 +444,35 @@ class QtMprLayout(QWidget):
             self._action(_tr("&Invert grey levels"), "I", self._toggle_invert),
             self._action(_tr("Rotate planes &left"), "[", self._rotate, -ROTATION_STEP),
             self._action(_tr("Rotate planes &right"), "]", self._rotate, ROTATION_STEP),
+            self._action(_tr("Show &overlays"), "O", self._toggle_overlays),
         ]
-        return {"presets": presets, "view": view}
+        view[-1].setCheckable(True)
+        view[-1].setChecked(True)
+        group = QActionGroup(self)
+        tools = []
+        for tool in TOOLS:
+            action = self._action(_tr(_TOOL_TITLES[tool]), _TOOL_KEYS[tool], self._on_tool, tool)
+            action.setCheckable(True)
+            action.setChecked(tool == "navigate")
+            group.addAction(action)
+            tools.append(action)
+        edit = [
+            self._action(_tr("&Undo measurement"), ("Ctrl+Z",), self.undo),
+            self._action(_tr("&Redo measurement"), ("Ctrl+Y", "Ctrl+Shift+Z"), self.redo),
+            self._action(_tr("&Delete measurement"), ("Delete", "Backspace"), self.delete_selected),
+        ]
+        cine = [
+            self._action(_tr("&Play/pause cine"), "Space", self._toggle_cine),
+            self._action(_tr("Cine &faster"), ("+", "="), self._cine_faster),
+            self._action(_tr("Cine &slower"), "-", self._cine_slower),
+        ]
+        return {"presets": presets, "view": view, "tools": tools, "edit": edit, "cine": cine}
 
-    def _action(self, text: str, key: str, slot, data: object = None) -> QAction:
+    def _action(self, text: str, key: str | tuple[str, ...], slot, data: object = None) -> QAction:
         action = QAction(text, self)
         action.setData(data)
-        action.setShortcut(QKeySequence(key))
+        keys = (key,) if isinstance(key, str) else key
+        action.setShortcuts([QKeySequence(k) for k in keys])
         # Active while the focus is in any of the views (they are children of this widget).
         action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         action.triggered.connect(slot)
@@ -295,3 +497,18 @@ class QtMprLayout(QWidget):
         active = self._state.active
         if self._state.volume is not None and active in MPR_VIEWS:
             self._state.rotate(active, degrees)
+
+    def _on_tool(self) -> None:
+        self.set_tool(str(self.sender().data()))
+
+    def _toggle_overlays(self) -> None:
+        self.set_overlays_visible(not self._overlays_visible)
+
+    def _toggle_cine(self) -> None:
+        self.set_cine_playing(not self.cine_playing)
+
+    def _cine_faster(self) -> None:
+        self.set_cine_fps(self._cine_fps + (1.0 if self._cine_fps < 10 else 5.0))
+
+    def _cine_slower(self) -> None:
+        self.set_cine_fps(self._cine_fps - (1.0 if self._cine_fps <= 10 else 5.0))

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import QByteArray, QMimeData, QModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
@@ -267,7 +268,13 @@ class QtStudyBrowser(QWidget):
         self._thumbnail_jobs.shutdown()
 
     # -- building the tree (GUI thread) ----------------------------------------------------
+    def _alive(self) -> bool:
+        """False once shut down or once Qt deleted the widget under a queued late result."""
+        return not self._closed and shiboken6.isValid(self)
+
     def _on_tree_loaded(self, result: object) -> None:
+        if not self._alive():
+            return
         _text, patients = result  # type: ignore[misc]
         previous = self.selected_series_uid() or self._last_selection
         self._populating = True
@@ -397,6 +404,8 @@ class QtStudyBrowser(QWidget):
             return series_uid, None
 
     def _on_thumbnail(self, result: object) -> None:
+        if not self._alive():
+            return
         uid, image = result  # type: ignore[misc]
         self._in_flight = None
         if image is None:

@@ -72,3 +72,21 @@ def phantom() -> SimpleNamespace:
         body_hu=BODY_HU,
         air_hu=AIR_HU,
     )
+
+
+
+@pytest.fixture(autouse=True)
+def _collect_released_windows(qapp):
+    """After each test, run Qt's pending deletions and Python's cycle collector.
+
+    Views a test dropped are then freed at once, GL context and all, instead of whenever the
+    collector next runs: with many Mesa GL contexts alive, Mesa crashed intermittently in GLX
+    window set-up late in the suite. Widgets still in use (module fixtures) are untouched.
+    """
+    yield
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()

@@ -347,3 +347,21 @@ def test_partial_import_is_reported_in_one_sentence(qtbot, database, demo_study,
     assert "1 files could not be read" in label and "\n" not in label
     assert "Traceback" not in message + label and window.import_progress.isVisible()
     assert window.slice_view.volume.shape == (24, 48, 48)
+
+
+def test_measurement_dock_lists_what_the_views_measure(qtbot):
+    """The Measurements dock shows the layout's scene; the Measure menu holds its tools."""
+    from medview.app.main_window import QtMainWindow
+    from medview.model.measurement_types import Length
+
+    window = QtMainWindow()
+    qtbot.addWidget(window)
+    panel = window._measure_dock.widget()
+    scene = window._mpr.measurement_scene
+    assert not window._measure_dock.isVisibleTo(window)  # hidden until there is something
+    scene.add(Length((0.0, 0.0, 0.0), (10.0, 0.0, 0.0)))
+    qtbot.waitUntil(lambda: panel._table.rowCount() == 1, timeout=2000)
+    assert window._measure_dock.isVisibleTo(window)
+    titles = [action.text() for action in window.menuBar().actions()]
+    assert any("Measure" in title for title in titles)
+    window.close()
