@@ -218,21 +218,32 @@ def ellipse_stats(
     area = float(np.pi * a * b)
     if a == 0 or b == 0:
         return _stats(volume, np.empty(0), 2 * _slab_half_thickness(volume, plane.normal), area)
-    eu, ev = u / a, v / b
-    rel = c - np.asarray(plane.origin)
-    # Shape coordinates from plane coordinates: project the plane axes on the ellipse axes.
-    pu, pv = np.asarray(plane.u), np.asarray(plane.v)
-    m = np.array([[pu @ eu, pv @ eu], [pu @ ev, pv @ ev]])
-    shift = np.array([rel @ eu, rel @ ev])
+    to_shape = _shape_coordinates(plane, c, u / a, v / b)
 
     def inside(s: np.ndarray, t: np.ndarray) -> np.ndarray:
-        x = m[0, 0] * s + m[0, 1] * t - shift[0]
-        y = m[1, 0] * s + m[1, 1] * t - shift[1]
+        x, y = to_shape(s, t)
         return (x / a) ** 2 + (y / b) ** 2 <= 1.0 + 1e-9
 
     corners = np.array([c + su * u + sv * v for su in (-1, 1) for sv in (-1, 1)])
     values, slab = _sample_planar(volume, plane, corners, inside)
     return _stats(volume, values, slab, area)
+
+
+def _shape_coordinates(plane: Plane, origin: np.ndarray, eu: np.ndarray, ev: np.ndarray):
+    """Map plane coordinates (s, t) to a shape's own (x, y) along unit axes ``eu``, ``ev``.
+
+    Shared by the ellipse and rectangle tests: the plane axes are projected on the shape axes,
+    and ``origin`` (the shape's centre or corner) becomes (0, 0).
+    """
+    rel = origin - np.asarray(plane.origin)
+    pu, pv = np.asarray(plane.u), np.asarray(plane.v)
+    m = np.array([[pu @ eu, pv @ eu], [pu @ ev, pv @ ev]])
+    shift = np.array([rel @ eu, rel @ ev])
+
+    def to_shape(s: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return m[0, 0] * s + m[0, 1] * t - shift[0], m[1, 0] * s + m[1, 1] * t - shift[1]
+
+    return to_shape
 
 
 def rectangle_stats(
@@ -244,16 +255,11 @@ def rectangle_stats(
     area = lu * lv
     if lu == 0 or lv == 0:
         return _stats(volume, np.empty(0), 2 * _slab_half_thickness(volume, plane.normal), area)
-    eu, ev = u / lu, v / lv
-    rel = c - np.asarray(plane.origin)
-    pu, pv = np.asarray(plane.u), np.asarray(plane.v)
-    m = np.array([[pu @ eu, pv @ eu], [pu @ ev, pv @ ev]])
-    shift = np.array([rel @ eu, rel @ ev])
+    to_shape = _shape_coordinates(plane, c, u / lu, v / lv)
     tol = 1e-6  # mm: voxel centres exactly on an edge count as inside
 
     def inside(s: np.ndarray, t: np.ndarray) -> np.ndarray:
-        x = m[0, 0] * s + m[0, 1] * t - shift[0]
-        y = m[1, 0] * s + m[1, 1] * t - shift[1]
+        x, y = to_shape(s, t)
         return (x >= -tol) & (x <= lu + tol) & (y >= -tol) & (y <= lv + tol)
 
     corners = np.array([c, c + u, c + v, c + u + v])

@@ -74,7 +74,6 @@ def phantom() -> SimpleNamespace:
     )
 
 
-
 @pytest.fixture(autouse=True)
 def _collect_released_windows(qapp):
     """After each test, run Qt's pending deletions and Python's cycle collector.

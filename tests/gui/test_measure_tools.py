@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from medview.imaging.phantom import PhantomSpec, make_phantom
@@ -16,6 +15,8 @@ from medview.view.measure_actors import MEASURE_COLOUR, SELECTED_COLOUR
 from medview.view.measurement_panel import QtMeasurementPanel
 from medview.view.mpr_layout import CINE_FPS, QtMprLayout
 
+from gui_widgets import shown
+
 pytestmark = pytest.mark.gui
 
 
@@ -23,12 +24,7 @@ pytestmark = pytest.mark.gui
 def _shared_layout(qapp):
     # One layout for the module: every OpenGL context compiles its shaders again (slow on
     # a software renderer).
-    widget = QtMprLayout()
-    widget.resize(900, 760)
-    widget.show()
-    assert QTest.qWaitForWindowExposed(widget)
-    yield widget
-    widget.close()
+    yield from shown(QtMprLayout(), 900, 760)
 
 
 @pytest.fixture

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from medview.view.mpr_layout import QtMprLayout
+
+from gui_widgets import shown
 
 pytestmark = pytest.mark.gui
 
@@ -20,12 +21,7 @@ _ORIENTATIONS = ["LPS", "flip-i", "swap-ij-flip-k"]
 def _shared_layout(qapp):
     # One layout for the module: each OpenGL context compiles its shaders again on a software
     # renderer. set_volume resets crosshair, planes, window, layout and cameras.
-    widget = QtMprLayout()
-    widget.resize(900, 760)
-    widget.show()
-    assert QTest.qWaitForWindowExposed(widget)
-    yield widget
-    widget.close()
+    yield from shown(QtMprLayout(), 900, 760)
 
 
 @pytest.fixture

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent, QWheelEvent
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from medview.imaging.volume import WindowPreset
 from medview.view.slice_view import CT_DEFAULT_WINDOW, QtSliceView
+
+from gui_widgets import shown
 
 pytestmark = pytest.mark.gui
 
@@ -24,12 +25,7 @@ def _shared_view(qapp):
     # One window for the module: every new OpenGL context compiles its shaders again, which
     # costs more than the tests themselves on a software renderer. set_volume resets the
     # slice, window and camera, so tests do not see each other's state.
-    widget = QtSliceView()
-    widget.resize(*_SIZE)
-    widget.show()
-    assert QTest.qWaitForWindowExposed(widget)
-    yield widget
-    widget.close()
+    yield from shown(QtSliceView(), *_SIZE)
 
 
 @pytest.fixture

@@ -6,23 +6,19 @@ import gc
 
 import numpy as np
 import pytest
-from PySide6.QtTest import QTest
 
 from medview.imaging.downsample import downsample_mean
 from medview.imaging.volume import Volume, VolumeMeta
 from medview.view.volume_view import PRESETS, QtVolumeView
+
+from gui_widgets import shown
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.fixture(scope="module")
 def _shared_view(qapp):
-    widget = QtVolumeView()
-    widget.resize(400, 320)
-    widget.show()
-    assert QTest.qWaitForWindowExposed(widget)
-    yield widget
-    widget.close()
+    yield from shown(QtVolumeView(), 400, 320)
 
 
 @pytest.fixture
