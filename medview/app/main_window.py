@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from medview.app.i18n import LANGUAGE_NAMES
 from medview.app.measure_dock import add_measurement_dock
+from medview.app.session_keeper import QtSessionKeeper
 from medview.app.theme import apply_theme
 from medview.app.window_parts import (
     QtDropArea,
@@ -49,14 +50,15 @@ from medview.app.window_parts import (
     remember_window,
     restore_window,
 )
-from medview.core.paths import AppDirs
+from medview.core.paths import AppDirs, app_dirs
 from medview.dicom.importer import ImportSummary
 from medview.dicom.index import StudyDatabase
 from medview.imaging.volume import Volume
 from medview.model.names import format_person_name
 from medview.model.opening import ensure_demo_study, main_series_uid, open_series
 from medview.model.settings import THEMES, Settings
-from medview.model.viewer_state import LAYOUTS
+from medview.model.viewer_state import LAYOUTS, LEFT_DRAG_MODES
+from medview.view.fonts import cjk_font_file, needs_fallback
 from medview.view.import_controller import QtImportController, QtImportProgress, paths_from_mime
 from medview.view.mpr_layout import QtMprLayout
 from medview.view.qt_jobs import QtJobRunner
@@ -82,12 +84,12 @@ def _tr(text: str) -> str:
 def _overlay_text(text: str) -> str:
     """``text`` translated for the text drawn inside the VTK views.
 
-    VTK draws with its built-in fonts, which have no CJK glyphs: a Chinese sentence there
-    would be a row of boxes. Until the views get a CJK-capable font file, those messages
-    stay in English (the status bar shows the translation).
+    VTK's built-in fonts have no CJK glyphs; the views switch to a CJK font file when the
+    system has one (:mod:`medview.view.fonts`). Without one, a Chinese sentence there would be
+    a row of boxes, so those messages stay in English (the status bar shows the translation).
     """
     translated = _tr(text)
-    return translated if all(ord(char) < 0x2E80 for char in translated) else text
+    return translated if not needs_fallback(translated) or cjk_font_file() else text
 
 
 def display_patient_name(name: str) -> str:
@@ -133,6 +135,8 @@ class QtMainWindow(QMainWindow):
     status_reported = Signal(str)
     #: A volume was shown (GUI thread), e.g. after opening a series.
     volume_shown = Signal(object)
+    #: The one-slice preview of a loading series was shown (progressive loading).
+    preview_shown = Signal(object)
 
     def __init__(
         self,
@@ -152,6 +156,7 @@ class QtMainWindow(QMainWindow):
         self._jobs = QtJobRunner(self)
         self._jobs.finished.connect(self._on_loaded)
         self._jobs.failed.connect(self._on_failed)
+        self._jobs.partial.connect(self._on_preview)
         # Preparing the demo study must not cancel (as a newer job would) a series load.
         self._prep_jobs = QtJobRunner(self)
         self._prep_jobs.finished.connect(self._on_demo_ready)
@@ -164,6 +169,13 @@ class QtMainWindow(QMainWindow):
         self._mpr = QtMprLayout(self)
         if settings is not None and settings.default_layout in LAYOUTS:
             self._mpr.state.set_layout(settings.default_layout)
+        if settings is not None:  # before the menus: they list the actions
+            for problem in self._mpr.apply_preferences(
+                left_drag=settings.left_drag,
+                key_bindings=settings.key_bindings,
+                window_presets=settings.window_presets,
+            ):
+                log.warning("settings %s: %s", settings.path, problem)
         self._mpr.state.add_listener(self._on_view_state_changed)
         central = QtDropArea(self)
         central.series_dropped.connect(self._on_series_dropped)
@@ -183,6 +195,13 @@ class QtMainWindow(QMainWindow):
 
         self._build_menu()
         self._measure_dock = add_measurement_dock(self, self._mpr)
+        # Measurements persist per study next to the library (none without a library).
+        self._sessions = QtSessionKeeper(
+            self._mpr.measurement_scene,
+            app_dirs() if database is not None else None,
+            self.statusBar().showMessage,
+            self,
+        )
         self.statusBar().showMessage(_tr("Ready"))
         self.setWindowTitle("medview")
         self.resize(1200, 900)
@@ -227,18 +246,24 @@ class QtMainWindow(QMainWindow):
     def settings(self) -> Settings | None:
         return self._settings
 
-    def load(self, loader: Callable[[], Volume | None]) -> None:
-        """Run ``loader`` on a worker thread and show its volume when it is done."""
+    def load(self, loader: Callable[..., Volume | None], *, progressive: bool = False) -> None:
+        """Run ``loader`` on a worker thread and show its volume when it is done.
+
+        With ``progressive``, ``loader`` gets a ``partial`` callable to hand over a one-slice
+        preview first (shown at once in the acquisition plane's view).
+        """
         self.statusBar().showMessage(_tr("Loading…"))
         self._mpr.set_message(_overlay_text("Loading…"))
-        self._jobs.submit(loader)
+        self._jobs.submit(loader, partial=progressive)
 
     def open_series(self, series_uid: str) -> None:
-        """Load a series of the database on a worker thread and show it."""
+        """Load a series of the database on a worker thread and show it, middle slice first."""
         database = self._database
         if database is None or not series_uid:
             return
-        self.load(lambda: open_series(database, series_uid))
+        self.load(
+            lambda partial: open_series(database, series_uid, preview=partial), progressive=True
+        )
 
     def import_paths(self, paths: Sequence[str | Path], *, open_main: bool = False) -> bool:
         """Import files or folders in the background; then refresh the browser.
@@ -291,7 +316,7 @@ class QtMainWindow(QMainWindow):
 
     def _show_status(self, text: str) -> None:
         self.statusBar().showMessage(text)
-        if all(ord(char) < 0x2E80 for char in text):  # see _overlay_text
+        if not needs_fallback(text) or cjk_font_file():  # see _overlay_text
             self._mpr.set_message(text)
 
     def show_volume(self, volume: Volume) -> None:
@@ -316,6 +341,7 @@ class QtMainWindow(QMainWindow):
         self.statusBar().showMessage(" ".join(meta.warnings) if meta.warnings else summary)
         if self._browser is not None and meta.series_uid:
             self._browser.select_series(meta.series_uid)
+        self._sessions.open_study(meta.study_uid)  # after the summary: its problems show
         self.volume_shown.emit(volume)
 
     # -- Qt events -------------------------------------------------------------------------
@@ -334,7 +360,12 @@ class QtMainWindow(QMainWindow):
         else:
             event.ignore()
 
+    @property
+    def sessions(self) -> QtSessionKeeper:
+        return self._sessions
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._sessions.close()
         self._save_window_state()
         self._jobs.shutdown()
         self._prep_jobs.shutdown()
@@ -453,6 +484,17 @@ class QtMainWindow(QMainWindow):
             settings.theme if settings else "dark",
             self._on_theme_action,
         )
+        drag_labels = {
+            "window": _tr("&Window/level"),
+            "pan": _tr("&Pan"),
+            "zoom": _tr("&Zoom"),
+        }
+        self._left_drag_actions = add_choice_menu(
+            view_menu.addMenu(_tr("Left &drag")),
+            [(mode, drag_labels[mode]) for mode in LEFT_DRAG_MODES],
+            settings.left_drag if settings else "window",
+            self._on_left_drag_action,
+        )
         self._language_actions = add_choice_menu(
             view_menu.addMenu(_tr("L&anguage (applies after restart)")),
             [("", _tr("System default")), *LANGUAGE_NAMES.items()],
@@ -492,6 +534,13 @@ class QtMainWindow(QMainWindow):
             apply_theme(app, name)
         if self._settings is not None:
             self._settings.theme = name
+            self._save_settings()
+
+    def _on_left_drag_action(self) -> None:
+        mode = str(self.sender().data())
+        self._mpr.set_left_drag(mode)
+        if self._settings is not None:
+            self._settings.left_drag = mode
             self._save_settings()
 
     def _on_language_action(self) -> None:
@@ -569,8 +618,7 @@ class QtMainWindow(QMainWindow):
             return
         self.statusBar().showMessage(import_result_sentence(summary))
         if self._open_after_import and summary.headers and self._database is not None:
-            database, headers = self._database, summary.headers
-            self.load(lambda: open_series(database, main_series_uid(headers)))
+            self.open_series(main_series_uid(summary.headers))
         self._open_after_import = False
 
     def _on_import_failed(self, message: str) -> None:
@@ -582,6 +630,11 @@ class QtMainWindow(QMainWindow):
         self.statusBar().showMessage(_tr("Import cancelled; nothing was added."))
 
     # -- loading results -----------------------------------------------------------------------
+    def _on_preview(self, preview: object) -> None:
+        if isinstance(preview, Volume):
+            self._mpr.show_preview(preview, _overlay_text("Loading…"))
+            self.preview_shown.emit(preview)
+
     def _on_loaded(self, volume: object) -> None:
         if volume is None:
             self._mpr.set_message(_overlay_text("No image"))

@@ -102,6 +102,7 @@ class InstanceHeader:
     patient_name: str = ""
     patient_birth_date: str = ""
     patient_sex: str = ""
+    patient_age: str = ""
     study_uid: str = ""
     study_date: str = ""
     study_time: str = ""
@@ -293,6 +294,7 @@ def _read_values(ds: Dataset, fields: _FastFields, warnings_found: list[str]) ->
         patient_name=_text(fields.get("PatientName")),
         patient_birth_date=_text(fields.get("PatientBirthDate")),
         patient_sex=_text(fields.get("PatientSex")),
+        patient_age=_text(fields.get("PatientAge")),
         study_uid=_text(fields.get("StudyInstanceUID")),
         study_date=_text(fields.get("StudyDate")),
         study_time=_text(fields.get("StudyTime")),
@@ -381,6 +383,7 @@ _WANTED_KEYWORDS = (
     "PatientName",
     "PatientBirthDate",
     "PatientSex",
+    "PatientAge",
     "StudyInstanceUID",
     "StudyDate",
     "StudyTime",

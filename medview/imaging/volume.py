@@ -33,7 +33,12 @@ class VolumeMeta:
     units: str = ""  # "HU" for CT after the modality LUT, "" when unknown
     patient_name: str = ""
     patient_id: str = ""
+    patient_sex: str = ""  # M, F, O or ""
+    patient_age: str = ""  # DICOM AS, e.g. "054Y"; or "" when unknown
+    patient_birth_date: str = ""  # DICOM DA, YYYYMMDD
     study_uid: str = ""
+    study_date: str = ""  # DICOM DA, YYYYMMDD
+    study_description: str = ""
     series_uid: str = ""
     frame_of_reference_uid: str = ""
     series_description: str = ""

@@ -93,7 +93,8 @@ class SceneEvent:
     Attributes
     ----------
     kind
-        ``"added"``, ``"removed"``, ``"updated"`` or ``"selected"``.
+        ``"added"``, ``"removed"``, ``"updated"``, ``"selected"`` or ``"reset"`` (the
+        whole content was replaced, see :meth:`MeasurementScene.replace_all`).
     id
         The measurement concerned (for ``"selected"``: the new selection, may be None).
     measurement
@@ -334,6 +335,22 @@ class MeasurementScene:
         self._apply(command, "redo")
         self._undo.append(command)
         return True
+
+    def replace_all(self, measurements: Iterable[Measurement]) -> None:
+        """Swap in another content (e.g. the session of the study just opened).
+
+        Not an undoable edit: the history and the selection are cleared. Listeners get one
+        ``"reset"`` event.
+        """
+        items: list[Measurement] = []
+        for m in measurements:
+            if any(other.id == m.id for other in items):
+                raise ValueError(f"duplicate measurement id {m.id}")
+            items.append(m)
+        self._items = items
+        self._selected = None
+        self.clear_history()
+        self._emit(SceneEvent("reset", None))
 
     def clear_history(self) -> None:
         """Forget undo and redo (e.g. after loading a session)."""

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from medview.core.paths import app_dirs, atomic_write_text
-from medview.model.viewer_state import LAYOUTS
+from medview.model.viewer_state import LAYOUTS, LEFT_DRAG_MODES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -66,6 +66,15 @@ class Settings:
         Where File › Import starts.
     default_layout
         MPR layout for new windows: ``"1x1"``, ``"1x2"`` or ``"2x2"``.
+    left_drag
+        What a left-button drag does in the slice views: ``"window"`` (window/level, the
+        default), ``"pan"`` or ``"zoom"``.
+    key_bindings
+        Action id -> shortcut(s) replacing the default, e.g. ``{"tool.length" = "D",
+        "edit.redo" = ["Ctrl+Y", "Ctrl+Shift+Z"]}``; ids are listed in the README.
+    window_presets
+        Window presets by name, ``{center, width}`` in the image's units (HU for CT): a
+        built-in name (``lung``, ``bone``...) changes that preset, a new name adds one.
     window_geometry, window_state
         Base64 of Qt's ``saveGeometry()`` and ``saveState()``; opaque here.
     extra
@@ -78,6 +87,9 @@ class Settings:
     theme: str = "dark"
     last_import_folder: str = ""
     default_layout: str = "2x2"
+    left_drag: str = "window"
+    key_bindings: dict[str, list[str]] = field(default_factory=dict)
+    window_presets: dict[str, tuple[float, float]] = field(default_factory=dict)
     window_geometry: str = ""
     window_state: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -99,6 +111,10 @@ class Settings:
     def as_dict(self) -> dict[str, Any]:
         """The known keys followed by the unknown ones, as written to the file."""
         known = {f.name: getattr(self, f.name) for f in _known_fields()}
+        known["window_presets"] = {
+            name: {"center": center, "width": width}
+            for name, (center, width) in self.window_presets.items()
+        }
         return {**known, **{k: v for k, v in self.extra.items() if k not in known}}
 
 
@@ -106,7 +122,12 @@ def _known_fields():
     return [f for f in fields(Settings) if f.name not in ("extra", "path")]
 
 
-_CHOICES = {"language": LANGUAGES, "theme": THEMES, "default_layout": LAYOUTS}
+_CHOICES = {
+    "language": LANGUAGES,
+    "theme": THEMES,
+    "default_layout": LAYOUTS,
+    "left_drag": LEFT_DRAG_MODES,
+}
 
 
 def load_settings(path: Path | None = None) -> Settings:
@@ -134,11 +155,53 @@ def load_settings(path: Path | None = None) -> Settings:
         if key not in known:
             settings.extra[key] = value
             continue
+        parser = _TABLE_PARSERS.get(key)
+        if parser is not None:
+            setattr(settings, key, parser(value, target))
+            continue
         if not isinstance(value, str) or (key in _CHOICES and value not in _CHOICES[key]):
             log.warning("ignoring settings value %s = %r in %s", key, value, target)
             continue
         setattr(settings, key, value)
     return settings
+
+
+def _key_bindings(value: object, source: Path) -> dict[str, list[str]]:
+    """``{action id: "Key" or ["Key", ...]}``; entries of the wrong type are dropped."""
+    if not isinstance(value, dict):
+        log.warning("ignoring key_bindings in %s: not a table", source)
+        return {}
+    bindings = {}
+    for action, keys in value.items():
+        keys = [keys] if isinstance(keys, str) else keys
+        if isinstance(keys, list) and all(isinstance(k, str) for k in keys):
+            bindings[str(action)] = list(keys)
+        else:
+            log.warning("ignoring key binding %s = %r in %s", action, keys, source)
+    return bindings
+
+
+def _window_presets(value: object, source: Path) -> dict[str, tuple[float, float]]:
+    """``{name: {center = C, width = W}}`` with finite numbers and a positive width."""
+    if not isinstance(value, dict):
+        log.warning("ignoring window_presets in %s: not a table", source)
+        return {}
+    presets = {}
+    for name, entry in value.items():
+        window = entry if isinstance(entry, dict) else {}
+        center, width = window.get("center"), window.get("width")
+        numbers = all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in (center, width)
+        )
+        if numbers and width > 0 and str(name).strip():
+            presets[str(name).strip().lower()] = (float(center), float(width))
+        else:
+            log.warning("ignoring window preset %s = %r in %s", name, entry, source)
+    return presets
+
+
+_TABLE_PARSERS = {"key_bindings": _key_bindings, "window_presets": _window_presets}
 
 
 # -- a small TOML writer: the standard library reads TOML but does not write it ---------------

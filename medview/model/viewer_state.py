@@ -25,6 +25,8 @@ ALL_VIEWS = (*MPR_VIEWS, VIEW_3D)
 
 #: Layouts and the views they show (1x1 shows the active view).
 LAYOUTS = ("1x1", "1x2", "2x2")
+#: What a left-button drag does in a slice view (a setting; window/level is the default).
+LEFT_DRAG_MODES = ("window", "pan", "zoom")
 
 #: What changed, as passed to listeners.
 CHANGES = ("volume", "crosshair", "planes", "window", "layout", "invert", "reset")
@@ -50,6 +52,7 @@ class ViewerState:
         self._maximised: str | None = None
         self._active = MPR_VIEWS[0]
         self._inverted = False
+        self._custom_presets: dict[str, tuple[float, float]] = {}
         self._listeners: list[Listener] = []
 
     # -- listeners -------------------------------------------------------------------------
@@ -190,8 +193,8 @@ class ViewerState:
         self._notify("window")
 
     def apply_preset(self, name: str) -> None:
-        """Apply a window preset: a CT preset by name or number key, a DICOM preset of the
-        file by name, or ``"auto"``.
+        """Apply a window preset: the user's own (settings), a CT preset by name or number
+        key, a DICOM preset of the file by name, or ``"auto"``.
 
         Raises
         ------
@@ -200,9 +203,20 @@ class ViewerState:
         """
         if self._volume is None:
             raise ValueError("no volume to apply a window preset to")
-        window = window_for(self._volume, name)
+        custom = self._custom_presets.get(name.strip().lower())
+        window = custom if custom is not None else window_for(self._volume, name)
         self.set_window(*window)
         self._preset = name.strip().lower()
+
+    @property
+    def custom_presets(self) -> dict[str, tuple[float, float]]:
+        return dict(self._custom_presets)
+
+    def set_custom_presets(self, presets: dict[str, tuple[float, float]]) -> None:
+        """The user's window presets (name -> centre, width): they win over built-in names."""
+        self._custom_presets = {
+            name.strip().lower(): (float(c), float(w)) for name, (c, w) in presets.items()
+        }
 
     def set_inverted(self, inverted: bool) -> None:
         if inverted != self._inverted:

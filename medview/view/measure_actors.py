@@ -42,6 +42,8 @@ _ELLIPSE_SEGMENTS = 72
 #: Half the arm of a probe's cross (mm).
 _PROBE_ARM_MM = 3.0
 _ON_SLICE_TOLERANCE_MM = 1e-3
+#: The points a radiologist can grab and drag one by one (the others move as a whole).
+EDITABLE_POINTS = {"length": ("p1", "p2"), "angle": ("vertex", "a", "b")}
 
 
 def _tr(text: str) -> str:
@@ -89,6 +91,18 @@ def outline(measurement: Measurement, right=None, down=None) -> list[np.ndarray]
             np.array([p - down * arm, p + down * arm]),
         ]
     raise TypeError(f"cannot draw {type(m).__name__}")
+
+
+def handle_squares(
+    measurement: Measurement, right: np.ndarray, down: np.ndarray, half_mm: float
+) -> list[np.ndarray]:
+    """Small squares around a measurement's editable points (drawn while it is selected)."""
+    corners = np.array([(-1, -1), (1, -1), (1, 1), (-1, 1), (-1, -1)], float) * half_mm
+    offsets = corners[:, :1] * np.asarray(right, float) + corners[:, 1:] * np.asarray(down, float)
+    return [
+        np.asarray(getattr(measurement, field), float) + offsets
+        for field in EDITABLE_POINTS.get(measurement.kind, ())
+    ]
 
 
 def anchor(measurement: Measurement) -> np.ndarray:
@@ -200,9 +214,13 @@ class MeasurementActors:
         selected: str | None,
         draft_id: str | None,
         texts: dict[str, str],
+        handle_mm: float = 0.0,
     ) -> None:
         """Draw ``measurements`` that lie on the slice ``normal . p == offset`` (within
-        ``half_step`` mm); hide the rest and drop actors of measurements that are gone."""
+        ``half_step`` mm); hide the rest and drop actors of measurements that are gone.
+
+        The selected measurement gets grab handles ``2 * handle_mm`` wide on its editable
+        points."""
         normal = np.asarray(normal, float)
         wanted = set()
         self._shown = {}
@@ -214,6 +232,8 @@ class MeasurementActors:
             wanted.add(m.id)
             self._shown[m.id] = m
             polydata, actor, text = self._item(m.id)
+            if m.id == selected and handle_mm > 0:
+                lines = lines + handle_squares(m, right, down, handle_mm)
             self._set_lines(polydata, [line - normal * _LIFT_MM for line in lines])
             if m.id == draft_id:
                 colour, width = DRAFT_COLOUR, 2.0

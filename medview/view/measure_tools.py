@@ -33,13 +33,20 @@ from medview.model.measurements import (
     RectangleRoi,
     SceneEvent,
 )
-from medview.view.measure_actors import MeasurementActors, ValueCache, outline
+from medview.view.measure_actors import (
+    EDITABLE_POINTS,
+    MeasurementActors,
+    ValueCache,
+    outline,
+)
 from medview.view.slice_view import QtSliceView
 
 #: Tool names, in their menu order.
 TOOLS = ("navigate", "length", "angle", "ellipse", "rectangle", "probe")
 #: A press this close (widget pixels) to a measurement's outline picks it.
 PICK_PIXELS = 6.0
+#: Half the width of a selected measurement's grab handles (widget pixels).
+HANDLE_PIXELS = 4.0
 #: Shapes smaller than this (widget pixels) are a stray click, not a measurement.
 _MIN_DRAG_PIXELS = 2.0
 
@@ -79,7 +86,7 @@ class MeasureController:
         self._draft_view: str | None = None
         self._start: np.ndarray | None = None
         self._angle_second_arm = False
-        self._moving: tuple[str, np.ndarray, Measurement] | None = None
+        self._moving: tuple[str, np.ndarray, Measurement, str | None] | None = None
         self._moved = False
         self._scene = scene
         self._unsubscribe = scene.subscribe(self._weak_listener())
@@ -160,6 +167,7 @@ class MeasureController:
                 down=np.asarray(view.plane.down, float),
                 selected=self._scene.selected,
                 draft_id=self._draft.id if self._draft is not None else None,
+                handle_mm=HANDLE_PIXELS / max(view.pixels_per_mm(), 1e-9),
                 texts=texts,
             )
             if render:
@@ -217,20 +225,38 @@ class MeasureController:
         return False
 
     # -- navigate: select and move ---------------------------------------------------------
+    def pick_handle(self, name: str, point: QPointF) -> tuple[str, str] | None:
+        """(measurement id, point field) of an editable point within :data:`PICK_PIXELS`."""
+        view = self._views[name]
+        target = np.array([point.x(), point.y()])
+        best, best_distance = None, float(PICK_PIXELS + HANDLE_PIXELS)
+        for measurement_id, m in self._actors[name].shown().items():
+            for field in EDITABLE_POINTS.get(m.kind, ()):
+                pixel = view.world_to_widget(getattr(m, field))
+                distance = float(np.hypot(pixel.x() - target[0], pixel.y() - target[1]))
+                # The selected measurement's handles win ties: it is the one being edited.
+                if measurement_id == self._scene.selected:
+                    distance -= 0.5
+                if distance <= best_distance:
+                    best, best_distance = (measurement_id, field), distance
+        return best
+
     def _press_navigate(self, name: str, view: QtSliceView, point: QPointF) -> bool:
-        hit = self.pick(name, point)
+        handle = self.pick_handle(name, point)
+        hit = handle[0] if handle is not None else self.pick(name, point)
         if hit is None:
             if self._scene.selected is not None:
                 self._scene.select(None)
             return False  # the view's own click (crosshair) or window drag
         self._scene.select(hit)
-        self._moving = (hit, view.widget_to_world(point), self._scene.get(hit))
+        field = handle[1] if handle is not None else None
+        self._moving = (hit, view.widget_to_world(point), self._scene.get(hit), field)
         self._moved = False
         return True
 
     def _drag_move(self, view: QtSliceView, point: QPointF) -> None:
         assert self._moving is not None
-        measurement_id, start, original = self._moving
+        measurement_id, start, original, point_field = self._moving
         if measurement_id not in self._scene:
             self._moving = None
             return
@@ -238,12 +264,16 @@ class MeasureController:
         if original.plane is not None:  # stay in the measurement's own plane
             normal = np.asarray(original.plane.normal)
             delta = delta - normal * float(delta @ normal)
-        changes = {
-            field: tuple(np.asarray(value) + delta)
-            for field, value in original.geometry().items()
-            if field in original.point_fields
-        }
-        if original.plane is not None:
+        if point_field is not None:  # one end grabbed by its handle: only it moves
+            moved = np.asarray(getattr(original, point_field)) + delta
+            changes = {point_field: tuple(float(v) for v in moved)}
+        else:
+            changes = {
+                field: tuple(np.asarray(value) + delta)
+                for field, value in original.geometry().items()
+                if field in original.point_fields
+            }
+        if point_field is None and original.plane is not None:
             plane = original.plane
             changes["plane"] = Plane(
                 tuple(np.asarray(plane.origin) + delta), plane.normal, plane.u, plane.v

@@ -24,6 +24,7 @@ Mouse and keys, in any MPR view:
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
@@ -36,8 +37,10 @@ from medview.imaging.windowing import CT_PRESETS
 from medview.model.measurements import MeasurementScene
 from medview.model.viewer_state import MPR_VIEWS, VIEW_3D, ViewerState
 from medview.view.crosshair import PLANE_COLOURS, CrosshairLines
+from medview.view.crosshair_drag import CrosshairRotator
 from medview.view.measure_actors import anchor
 from medview.view.measure_tools import TOOLS, MeasureController
+from medview.view.preferences import USER_PRESET_KEYS, apply_key_bindings
 from medview.view.slice_view import QtSliceView
 from medview.view.volume_view import QtVolumeView
 from medview.view.vtk_widget import make_text, weak_callback
@@ -140,8 +143,13 @@ class QtMprLayout(QWidget):
         self._measure = MeasureController(
             scene if scene is not None else MeasurementScene(), self._views, _volume_of(self)
         )
+        # In front of the measurement tools: grabbing a crosshair line turns it (oblique MPR).
+        measure = self._measure
+        self._rotator = CrosshairRotator(
+            self._state, self._views, lambda: measure.tool, measure.handle
+        )
         for view in self._views.values():
-            view.set_mouse_handler(self._measure.handle)
+            view.set_mouse_handler(self._rotator.handle)
         self._cine_fps = CINE_FPS
         # A QTimer on the GUI thread: each tick renders, and rendering stays on this thread.
         self._cine_timer = QTimer(self)
@@ -183,8 +191,50 @@ class QtMprLayout(QWidget):
 
     @property
     def preset_actions(self) -> list[QAction]:
-        """Window preset actions (keys 1-6), for the View menu."""
+        """Window preset actions (keys 1-6, then the user's own), for the View menu."""
         return self._actions["presets"]
+
+    @property
+    def all_actions(self) -> list[QAction]:
+        """Every keyboard action, each with a stable id (objectName) for key_bindings."""
+        return [action for group in self._actions.values() for action in group]
+
+    def set_left_drag(self, mode: str) -> None:
+        """What a left drag does in every slice view: "window", "pan" or "zoom"."""
+        for view in self._views.values():
+            view.set_left_drag(mode)
+
+    def apply_preferences(
+        self,
+        *,
+        left_drag: str = "window",
+        key_bindings: Mapping[str, Sequence[str]] | None = None,
+        window_presets: Mapping[str, tuple[float, float]] | None = None,
+    ) -> list[str]:
+        """Apply the reader's settings; returns one sentence per setting that did not apply.
+
+        Call once, before the window builds its menus from the actions.
+        """
+        problems = []
+        self.set_left_drag(left_drag)
+        presets = dict(window_presets or {})
+        self._state.set_custom_presets(presets)
+        built_in = {p.name for p in CT_PRESETS}
+        keys = iter(USER_PRESET_KEYS)
+        for name in presets:
+            if name in built_in:
+                continue  # a changed built-in: its action applies the user's window
+            key = next(keys, None)
+            action = self._action(
+                f"preset.{name}",
+                _tr("{label} window").format(label=name),
+                key or (),
+                self._on_preset_action,
+                name,
+            )
+            self._actions["presets"].append(action)
+        problems += apply_key_bindings(self.all_actions, key_bindings or {})
+        return problems
 
     @property
     def view_actions(self) -> list[QAction]:
@@ -215,6 +265,10 @@ class QtMprLayout(QWidget):
     def set_measurement_scene(self, scene: MeasurementScene) -> None:
         """Draw and edit ``scene`` (e.g. a session loaded for the study)."""
         self._measure.set_scene(scene)
+
+    @property
+    def rotator(self) -> CrosshairRotator:
+        return self._rotator
 
     @property
     def measure_controller(self) -> MeasureController:
@@ -300,6 +354,29 @@ class QtMprLayout(QWidget):
     def set_volume(self, volume: Volume) -> None:
         """Show ``volume`` in every view, crosshair at its centre."""
         self._state.set_volume(volume)
+
+    def show_preview(self, preview: Volume, message: str = "") -> str:
+        """Show a one-slice preview while the whole series loads (progressive loading).
+
+        The slice goes to the view whose plane is the acquisition plane (the axial view for
+        an axial CT, the sagittal view for a sagittal MR); the other views say ``message``.
+        The viewer state is left alone: :meth:`set_volume` with the whole series follows.
+        Returns the name of the view that shows the preview.
+        """
+        slice_normal = np.asarray(preview.direction, dtype=float)[:, 2]
+        name = max(MPR_VIEWS, key=lambda n: abs(float(STANDARD_PLANES[n].normal @ slice_normal)))
+        for other, view in self._views.items():
+            if other != name:
+                view.set_message(message)
+        self._volume_view.set_message(message)
+        view = self._views[name]
+        self._syncing = True  # the preview's default window is not a user's W/L change
+        try:
+            view.set_plane(STANDARD_PLANES[name])
+            view.set_volume(preview)  # fits the camera, clears the message, renders
+        finally:
+            self._syncing = False
+        return name
 
     def set_message(self, text: str) -> None:
         """A centred message over the views (e.g. "Loading…")."""
@@ -435,41 +512,62 @@ class QtMprLayout(QWidget):
 
     # -- actions ---------------------------------------------------------------------------
     def _make_actions(self) -> dict[str, list[QAction]]:
+        # Each action has a stable id (its objectName): settings.toml's key_bindings use it.
         presets = []
         for preset in CT_PRESETS:
             text = _tr("{label} window").format(label=_tr(preset.label))
-            presets.append(self._action(text, preset.key, self._on_preset_action, preset.name))
+            presets.append(
+                self._action(
+                    f"preset.{preset.name}", text, preset.key, self._on_preset_action, preset.name
+                )
+            )
         view = [
-            self._action(_tr("&Reset view"), "R", self._reset),
-            self._action(_tr("&Invert grey levels"), "I", self._toggle_invert),
-            self._action(_tr("Rotate planes &left"), "[", self._rotate, -ROTATION_STEP),
-            self._action(_tr("Rotate planes &right"), "]", self._rotate, ROTATION_STEP),
-            self._action(_tr("Show &overlays"), "O", self._toggle_overlays),
+            self._action("view.reset", _tr("&Reset view"), "R", self._reset),
+            self._action("view.invert", _tr("&Invert grey levels"), "I", self._toggle_invert),
+            self._action(
+                "view.rotate_left", _tr("Rotate planes &left"), "[", self._rotate, -ROTATION_STEP
+            ),
+            self._action(
+                "view.rotate_right", _tr("Rotate planes &right"), "]", self._rotate, ROTATION_STEP
+            ),
+            self._action("view.overlays", _tr("Show &overlays"), "O", self._toggle_overlays),
         ]
         view[-1].setCheckable(True)
         view[-1].setChecked(True)
         group = QActionGroup(self)
         tools = []
         for tool in TOOLS:
-            action = self._action(_tr(_TOOL_TITLES[tool]), _TOOL_KEYS[tool], self._on_tool, tool)
+            action = self._action(
+                f"tool.{tool}", _tr(_TOOL_TITLES[tool]), _TOOL_KEYS[tool], self._on_tool, tool
+            )
             action.setCheckable(True)
             action.setChecked(tool == "navigate")
             group.addAction(action)
             tools.append(action)
         edit = [
-            self._action(_tr("&Undo measurement"), ("Ctrl+Z",), self.undo),
-            self._action(_tr("&Redo measurement"), ("Ctrl+Y", "Ctrl+Shift+Z"), self.redo),
-            self._action(_tr("&Delete measurement"), ("Delete", "Backspace"), self.delete_selected),
+            self._action("edit.undo", _tr("&Undo measurement"), ("Ctrl+Z",), self.undo),
+            self._action(
+                "edit.redo", _tr("&Redo measurement"), ("Ctrl+Y", "Ctrl+Shift+Z"), self.redo
+            ),
+            self._action(
+                "edit.delete",
+                _tr("&Delete measurement"),
+                ("Delete", "Backspace"),
+                self.delete_selected,
+            ),
         ]
         cine = [
-            self._action(_tr("&Play/pause cine"), "Space", self._toggle_cine),
-            self._action(_tr("Cine &faster"), ("+", "="), self._cine_faster),
-            self._action(_tr("Cine &slower"), "-", self._cine_slower),
+            self._action("cine.play", _tr("&Play/pause cine"), "Space", self._toggle_cine),
+            self._action("cine.faster", _tr("Cine &faster"), ("+", "="), self._cine_faster),
+            self._action("cine.slower", _tr("Cine &slower"), "-", self._cine_slower),
         ]
         return {"presets": presets, "view": view, "tools": tools, "edit": edit, "cine": cine}
 
-    def _action(self, text: str, key: str | tuple[str, ...], slot, data: object = None) -> QAction:
+    def _action(
+        self, action_id: str, text: str, key: str | tuple[str, ...], slot, data: object = None
+    ) -> QAction:
         action = QAction(text, self)
+        action.setObjectName(action_id)
         action.setData(data)
         keys = (key,) if isinstance(key, str) else key
         action.setShortcuts([QKeySequence(k) for k in keys])

@@ -8,6 +8,7 @@ previous job is dropped instead of overwriting what is on screen.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -27,6 +28,9 @@ class QtJobRunner(QObject):
     -------
     finished(object)
         The latest job's return value.
+    partial(object)
+        Something the latest job handed over before finishing (e.g. a preview slice), when it
+        was submitted with ``partial=True``.
     failed(str)
         One sentence for the user when the latest job raised. A
         :class:`~medview.core.errors.MedviewError` gives its own message; anything else is
@@ -36,9 +40,12 @@ class QtJobRunner(QObject):
     """
 
     finished = Signal(object)
+    partial = Signal(object)
     failed = Signal(str)
-    # Internal: carries (generation, ok, payload) from a worker thread to the GUI thread.
+    # Internal: carry (generation, ok, payload) and (generation, payload) from a worker
+    # thread to the GUI thread.
     _delivered = Signal(int, bool, object)
+    _partial_delivered = Signal(int, object)
 
     def __init__(self, parent: QObject | None = None, max_workers: int = 1) -> None:
         super().__init__(parent)
@@ -48,18 +55,28 @@ class QtJobRunner(QObject):
         # Queued: the slot runs in this object's thread (the GUI thread), whichever thread
         # emitted the signal.
         self._delivered.connect(self._on_delivered, Qt.ConnectionType.QueuedConnection)
+        self._partial_delivered.connect(self._on_partial, Qt.ConnectionType.QueuedConnection)
 
     @property
     def generation(self) -> int:
         """Number of the latest submission; results of older ones are dropped."""
         return self._generation
 
-    def submit(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
-        """Run ``function(*args, **kwargs)`` on the pool; returns the job's generation."""
+    def submit(
+        self, function: Callable[..., Any], *args: Any, partial: bool = False, **kwargs: Any
+    ) -> int:
+        """Run ``function(*args, **kwargs)`` on the pool; returns the job's generation.
+
+        With ``partial=True`` the function also gets a ``partial`` keyword argument: a
+        thread-safe callable whose argument reaches the :attr:`partial` signal on the GUI
+        thread (dropped, like the result, once the job is stale).
+        """
         if self._closed:
             raise RuntimeError("the job runner is shut down")
         self._generation += 1
         generation = self._generation
+        if partial:
+            kwargs["partial"] = lambda payload: self._emit_partial(generation, payload)
         future = self._executor.submit(function, *args, **kwargs)
         future.add_done_callback(lambda done: self._on_done(generation, done))
         return generation
@@ -73,6 +90,15 @@ class QtJobRunner(QObject):
         self._closed = True
         self._generation += 1
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _emit_partial(self, generation: int, payload: object) -> None:
+        # RuntimeError: the runner's Qt object is gone, nobody is listening.
+        with contextlib.suppress(RuntimeError):
+            self._partial_delivered.emit(generation, payload)
+
+    def _on_partial(self, generation: int, payload: object) -> None:
+        if generation == self._generation and not self._closed:
+            self.partial.emit(payload)
 
     # Runs on the worker thread (or the submitting thread if the job was already done).
     def _on_done(self, generation: int, future: Future) -> None:

@@ -1,8 +1,7 @@
 """Corner texts and the scale bar of a slice view (issue 3, "Overlays").
 
-The corner texts show who and what is on screen (patient name and ID, modality and series
-from :class:`~medview.imaging.volume.VolumeMeta`; age and sex are not part of VolumeMeta, so
-they are not shown) and how it is shown (slice number and position, slice thickness along
+The corner texts show who and what is on screen (patient name and ID, age and sex, study
+date and description, series; composed by :mod:`medview.model.overlay_text`) and how it is shown (slice number and position, slice thickness along
 the view normal, window/level, zoom). The scale bar is a line in display coordinates whose
 length is a round number of millimetres, recomputed whenever the camera zooms.
 
@@ -21,6 +20,8 @@ from vtkmodules.vtkRenderingCore import vtkActor2D, vtkPolyDataMapper2D, vtkRend
 
 from medview.imaging.planes import slice_step_mm
 from medview.imaging.volume import Volume
+from medview.model.overlay_text import title_lines
+from medview.view.fonts import set_text
 from medview.view.vtk_widget import TEXT_COLOR, make_text
 
 #: The scale bar is at most this fraction of the view width.
@@ -106,16 +107,10 @@ class SliceOverlays:
             self.title.SetInput("")
             return
         meta = volume.meta
-        lines = []
-        patient = "  ".join(part for part in (meta.patient_name, meta.patient_id) if part)
-        if patient:
-            lines.append(patient)
-        series = " ".join(part for part in (meta.modality, meta.series_description) if part)
-        if series:
-            lines.append(series)
+        lines = title_lines(meta)
         if meta.derived:
             lines.append(_tr("Derived: {how}").format(how=meta.derivation or "?"))
-        self.title.SetInput("\n".join(lines))
+        set_text(self.title, "\n".join(lines))
 
     def update_info(
         self,

@@ -27,6 +27,8 @@ from vtkmodules.vtkRenderingCore import vtkImageActor, vtkRenderer
 
 from medview.imaging.geometry import axis_letters
 from medview.imaging.volume import Volume
+from medview.model.viewer_state import LEFT_DRAG_MODES
+from medview.view.fonts import set_text
 from medview.view.slice_display import grey_lookup_table, pointer_text, write_png
 from medview.view.slice_geometry import (
     AXIAL,
@@ -102,12 +104,16 @@ class QtSliceView(QWidget):
         self._message = ""
         self._finalized = False
         self._wheel_accumulator = 0
+        # (x, y, window centre, window width) where the left button went down.
         self._drag_start: tuple[float, float, float, float] | None = None
+        self._drag_last: QPointF | None = None
+        self._left_drag = "window"
         self._camera_touched = False
         self._value_range = (0.0, 1.0)
         self._inverted = False
         self._fit_scale = 1.0
         self._mouse_handler: MouseHandler | None = None
+        self._render_count = 0
 
         self._vtk_widget = QtVtkWidget(self)
         layout = QVBoxLayout(self)
@@ -267,8 +273,12 @@ class QtSliceView(QWidget):
         self._apply_slice()
         self._renderer.ResetCameraClippingRange()
         self._update_info()
-        self.render()
+        # Listeners (the MPR layout moving its crosshair lines) usually render this view
+        # themselves: render here only if none did, so a scroll step costs one frame.
+        renders = self._render_count
         self.slice_changed.emit(index)
+        if self._render_count == renders:
+            self.render()
 
     def scroll(self, steps: int) -> None:
         """Move ``steps`` slices (positive: increasing index)."""
@@ -288,7 +298,7 @@ class QtSliceView(QWidget):
     def set_message(self, text: str) -> None:
         """Show a centred message (e.g. "Loading…") over the view; empty to clear it."""
         self._message = text
-        self._message_actor.SetInput(text)
+        set_text(self._message_actor, text)
         self.render()
 
     def reset_camera(self) -> None:
@@ -337,6 +347,29 @@ class QtSliceView(QWidget):
         self._camera_touched = True
         self._renderer.ResetCameraClippingRange()
         self.render()
+
+    def pan_by(self, shift_mm: np.ndarray) -> None:
+        """Move the camera by ``shift_mm`` (LPS, in the view plane): the picture moves back."""
+        camera = self._renderer.GetActiveCamera()
+        shift = np.asarray(shift_mm, float)
+        shift = shift - self.normal * float(shift @ self.normal)  # stay on this slice
+        camera.SetFocalPoint(*(np.asarray(camera.GetFocalPoint()) + shift))
+        camera.SetPosition(*(np.asarray(camera.GetPosition()) + shift))
+        self._camera_touched = True
+        self.render()
+
+    @property
+    def left_drag(self) -> str:
+        """What a left-button drag does: ``"window"`` (level), ``"pan"`` or ``"zoom"``."""
+        return self._left_drag
+
+    def set_left_drag(self, mode: str) -> None:
+        """Choose what a left-button drag does (a setting: radiologists differ)."""
+        if mode not in LEFT_DRAG_MODES:
+            raise ValueError(
+                f"unknown left-drag mode {mode!r}; known: {', '.join(LEFT_DRAG_MODES)}"
+            )
+        self._left_drag = mode
 
     def pixels_per_mm(self) -> float:
         """Widget (Qt logical) pixels per millimetre at the current zoom."""
@@ -399,6 +432,7 @@ class QtSliceView(QWidget):
         """Render now (GUI thread only); skipped while hidden or after teardown."""
         if self._finalized or not self.isVisible():
             return
+        self._render_count += 1
         self._render_window.Render()
 
     def grab_rgb(self) -> np.ndarray:
@@ -465,6 +499,7 @@ class QtSliceView(QWidget):
                 position = event.position()
                 center, width = self._window
                 self._drag_start = (position.x(), position.y(), center, width)
+                self._drag_last = QPointF(position)
                 return True
             self._camera_touched = True
         elif kind == QEvent.Type.MouseButtonRelease:
@@ -533,6 +568,17 @@ class QtSliceView(QWidget):
 
     def _handle_mouse_move(self, event: QMouseEvent) -> None:
         position = event.position()
+        if (
+            self._drag_start is not None
+            and self._volume is not None
+            and self._left_drag != "window"
+        ):
+            last, self._drag_last = self._drag_last or position, QPointF(position)
+            if self._left_drag == "pan":
+                self.pan_by(self.widget_to_world(last) - self.widget_to_world(position))
+            else:  # zoom: dragging up magnifies, as the right button does in VTK
+                self.zoom_by(_ZOOM_STEP ** ((last.y() - position.y()) / 20.0))
+            return
         if self._drag_start is not None and self._volume is not None:
             x0, y0, center0, width0 = self._drag_start
             low, high = self._value_range

@@ -33,6 +33,7 @@ from vtkmodules.vtkRenderingVolumeOpenGL2 import vtkSmartVolumeMapper
 
 from medview.imaging.downsample import block_factors, downsample_mean
 from medview.imaging.volume import Volume
+from medview.view.fonts import set_text
 from medview.view.qt_jobs import QtJobRunner
 from medview.view.vtk_widget import QtVtkWidget, grab_render_window, make_text
 
@@ -187,7 +188,7 @@ class QtVolumeView(QWidget):
         self.render()
 
     def set_message(self, text: str) -> None:
-        self._message_actor.SetInput(text)
+        set_text(self._message_actor, text)
         self.render()
 
     def reset_camera(self) -> None:

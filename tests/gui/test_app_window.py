@@ -365,3 +365,108 @@ def test_measurement_dock_lists_what_the_views_measure(qtbot):
     titles = [action.text() for action in window.menuBar().actions()]
     assert any("Measure" in title for title in titles)
     window.close()
+
+
+def _open_demo_series(qtbot, window, demo_study) -> None:
+    with qtbot.waitSignal(window.volume_shown, timeout=60000):
+        window.import_paths([demo_study.directory], open_main=True)
+
+
+def test_measurements_are_saved_with_the_study_and_come_back(qtbot, database, demo_study):
+    from medview.model.measurement_types import Length
+    from medview.model.measurements import length_mm
+
+    window = make_window(qtbot, database)
+    _open_demo_series(qtbot, window, demo_study)
+    scene = window.mpr.measurement_scene
+    assert len(scene) == 0
+    line = scene.add(Length((0.0, 0.0, 0.0), (12.5, 0.0, 0.0), label="nodule"))
+    path = window.sessions.path
+    assert path is not None and path.name == f"{window.mpr.volume.meta.study_uid}.json"
+    qtbot.waitUntil(path.exists, timeout=3000)  # written shortly after the change
+    window.close()
+
+    second = make_window(qtbot, database)
+    _open_demo_series(qtbot, second, demo_study)
+    (again,) = second.mpr.measurement_scene.items()
+    assert again.id == line.id and again.label == "nodule" and length_mm(again) == 12.5
+    assert not second.mpr.measurement_scene.can_undo  # loading is not an edit
+    second.mpr.measurement_scene.remove(line.id)
+    second.close()  # closing writes what is pending at once
+    third = make_window(qtbot, database)
+    _open_demo_series(qtbot, third, demo_study)
+    assert len(third.mpr.measurement_scene) == 0
+
+
+def test_an_unreadable_session_is_kept_aside_not_overwritten(qtbot, database, demo_study):
+    from medview.model.measurements import session_path
+
+    path = session_path(app_dirs(), demo_study.study_uid)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"format": broken', encoding="utf-8")
+    window = make_window(qtbot, database)
+    _open_demo_series(qtbot, window, demo_study)
+    assert len(window.mpr.measurement_scene) == 0
+    message = window.statusBar().currentMessage()
+    (aside,) = path.parent.glob(f"{demo_study.study_uid}.unreadable-*.json")
+    assert "could not be read" in message and aside.name in message
+    assert aside.read_text(encoding="utf-8") == '{"format": broken'
+
+
+def test_key_bindings_window_presets_and_left_drag_come_from_the_settings(
+    qtbot, database, demo_study, caplog
+):
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+
+    settings = Settings(
+        left_drag="pan",
+        key_bindings={"tool.length": ["D"], "no.such.action": ["K"]},
+        window_presets={"lung": (-500.0, 1400.0), "pe": (100.0, 700.0)},
+    )
+    window = make_window(qtbot, database, settings)
+    _open_demo_series(qtbot, window, demo_study)
+    mpr, axial = window.mpr, window.slice_view
+    assert "unknown action 'no.such.action'" in caplog.text  # logged, not fatal
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    axial.setFocus()
+    qtbot.keyClick(axial.vtk_widget, Qt.Key.Key_D)
+    assert mpr.tool == "length"
+    qtbot.keyClick(axial.vtk_widget, Qt.Key.Key_Escape)
+    assert mpr.tool == "navigate"
+    qtbot.keyClick(axial.vtk_widget, Qt.Key.Key_1)  # the site's own lung window
+    assert mpr.state.window == (-500.0, 1400.0)
+    qtbot.keyClick(axial.vtk_widget, Qt.Key.Key_7)  # a preset of their own, on the next key
+    assert mpr.state.window == (100.0, 700.0)
+    assert any(a.objectName() == "preset.pe" for a in mpr.preset_actions)
+    # Left drag pans: the point under the pointer moves with it; the window stays.
+    widget = axial.vtk_widget
+    start, end = QPointF(200.0, 200.0), QPointF(240.0, 220.0)
+    grabbed = axial.widget_to_world(start)
+    for kind, point in (
+        (QEvent.Type.MouseButtonPress, start),
+        (QEvent.Type.MouseMove, (start + end) / 2.0),
+        (QEvent.Type.MouseMove, end),
+        (QEvent.Type.MouseButtonRelease, end),
+    ):
+        buttons = (
+            Qt.MouseButton.NoButton
+            if kind == QEvent.Type.MouseButtonRelease
+            else Qt.MouseButton.LeftButton
+        )
+        event = QMouseEvent(
+            kind,
+            point,
+            widget.mapToGlobal(point),
+            Qt.MouseButton.LeftButton,
+            buttons,
+            Qt.KeyboardModifier.NoModifier,
+        )
+        QApplication.sendEvent(widget, event)
+    np.testing.assert_allclose(axial.widget_to_world(end), grabbed, atol=0.5)
+    assert mpr.state.window == (100.0, 700.0)
+    # The View menu switches it back, and remembers.
+    action = window._left_drag_actions["window"]
+    action.trigger()
+    assert axial.left_drag == "window" and load_settings(settings_path()).left_drag == "window"

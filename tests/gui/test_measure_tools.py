@@ -184,6 +184,26 @@ def test_dragging_a_selected_measurement_moves_it_in_one_undo_step(mpr, phantom)
     np.testing.assert_allclose(mpr.measurement_scene.get(line.id).p1, line.p1)
 
 
+def test_dragging_an_end_handle_moves_that_end_only(mpr, phantom):
+    _show_axial(mpr, phantom.make(), (0.0, 0.0, 0.0))
+    axial = mpr.view("axial")
+    z = axial.slice_position
+    mpr.set_tool("length")
+    _drag(axial, (-10.0, 0.0, z), (10.0, 0.0, z))
+    (line,) = mpr.measurement_scene.items()
+    # Selected after drawing: grab squares around both ends, in the selection colour.
+    corner = axial.world_to_widget((10.0, 0.0, z)) + QPointF(3.0, 3.0)
+    assert _colour_near(axial.grab_rgb(), corner, SELECTED_COLOUR, radius=1)
+    mpr.set_tool("navigate")
+    _drag(axial, (10.0, 0.0, z), (10.0, 8.0, z))
+    (edited,) = mpr.measurement_scene.items()
+    np.testing.assert_allclose(edited.p1, line.p1, atol=1e-6)
+    np.testing.assert_allclose(edited.p2, (10.0, 8.0, z), atol=0.3)
+    assert length_mm(edited) == pytest.approx(np.hypot(20.0, 8.0), abs=0.3)
+    mpr.undo()  # one drag, one undo step
+    np.testing.assert_allclose(mpr.measurement_scene.get(line.id).p2, line.p2)
+
+
 def test_measurement_shown_in_the_views_whose_plane_contains_it(mpr, phantom):
     _show_axial(mpr, phantom.make(), (0.0, 0.0, 0.0))
     mpr.state.set_layout("2x2")
@@ -227,7 +247,7 @@ def test_overlays_scale_bar_and_toggle(mpr, phantom):
     _show_axial(mpr, volume, (0.0, 0.0, 0.0))
     axial = mpr.view("axial")
     title = axial.overlays.title.GetInput()
-    assert "Doe^Jane" in title and "ID42" in title and "CT test phantom" in title
+    assert "Doe, Jane" in title and "ID42" in title and "CT test phantom" in title
     info = axial.info_text()
     assert "Slice " in info and "Thickness 2.50 mm" in info and "Zoom 1.00×" in info
     assert axial.overlays.bar_mm > 0 and axial.overlays.bar.GetVisibility()

@@ -200,3 +200,49 @@ def test_oblique_rotation_turns_the_other_planes(mpr, phantom):
     assert labels["top"] == "S" and {labels["left"], labels["right"]} == {"A", "P"}
     mpr.state.reset()
     assert mpr.view("coronal").orientation_labels()["left"] == "R"
+
+
+def _crosshair_line_angle(view, crosshair, other_normal) -> float:
+    """Screen angle (degrees, Qt's y down) of the line where another plane cuts ``view``."""
+    direction = np.cross(view.normal, other_normal)
+    a = view.world_to_widget(crosshair)
+    b = view.world_to_widget(np.asarray(crosshair) + direction * 10.0)
+    return float(np.degrees(np.arctan2(b.y() - a.y(), b.x() - a.x())))
+
+
+def test_dragging_a_crosshair_line_turns_it_with_the_pointer(mpr, phantom):
+    mpr.set_volume(phantom.make())
+    mpr.state.set_layout("1x1")
+    mpr.state.set_active("axial")
+    axial = mpr.view("axial")
+    crosshair = np.asarray(mpr.state.crosshair, float)
+    centre = axial.world_to_widget(crosshair)
+    # The coronal plane cuts the axial view along a horizontal line (screen x): grab it
+    # 80 pixels right of the centre and carry it round to 80 pixels below the centre.
+    start = centre + QPointF(80.0, 0.0)
+    assert mpr.measure_controller.tool == "navigate"
+    widget = axial.vtk_widget
+    window_before = mpr.state.window
+    _mouse(widget, QEvent.Type.MouseButtonPress, start)
+    for degrees in np.linspace(0.0, 30.0, 7)[1:]:
+        radians = np.radians(degrees)
+        point = centre + QPointF(80.0 * np.cos(radians), 80.0 * np.sin(radians))
+        _mouse(widget, QEvent.Type.MouseMove, point)
+    _mouse(widget, QEvent.Type.MouseButtonRelease, point)
+    assert not mpr.rotator.dragging
+    # The line follows the pointer: now at +30 degrees on screen (clockwise, y down).
+    coronal_normal = mpr.state.plane("coronal").normal
+    angle = _crosshair_line_angle(axial, crosshair, coronal_normal) % 180.0
+    assert angle == pytest.approx(30.0, abs=1.0)
+    assert abs(mpr.state.angle("axial")) == pytest.approx(30.0, abs=1.0)
+    # The coronal view itself now looks obliquely; sagittal turned with it; still orthogonal.
+    assert abs(mpr.view("coronal").normal[1]) == pytest.approx(np.cos(np.radians(30.0)), abs=0.02)
+    assert abs(coronal_normal @ mpr.state.plane("sagittal").normal) < 1e-6
+    assert mpr.state.window == window_before  # the drag was not a window/level drag
+    # A press near the centre is still a crosshair click, not a rotation.
+    near = centre + QPointF(5.0, 3.0)
+    _mouse(widget, QEvent.Type.MouseButtonPress, near)
+    _mouse(widget, QEvent.Type.MouseButtonRelease, near)
+    assert abs(mpr.state.angle("axial")) == pytest.approx(30.0, abs=1.0)
+    assert not mpr.rotator.dragging
+    mpr.state.reset()

@@ -251,3 +251,30 @@ def test_render_window_is_freed_when_the_view_is_dropped_unclosed(qtbot, phantom
     del view
     gc.collect()
     assert deleted == [True]
+
+
+def _title_pixels(view: QtSliceView) -> np.ndarray:
+    """The top-left quarter of the view, where the patient/study text is drawn."""
+    rgb = view.grab_rgb()
+    height, width = rgb.shape[:2]
+    return rgb[: height // 4, : width // 2].astype(int)
+
+
+def test_cjk_patient_names_are_drawn_with_a_cjk_font(view, phantom):
+    from medview.view.fonts import VTK_FONT_FILE, cjk_font_file
+
+    if not cjk_font_file():
+        pytest.skip("no CJK font file on this machine (CI installs fonts-wqy-microhei)")
+    pictures = {}
+    for name in ("山田^太郎", "李^小龙"):  # same length: boxes would draw them the same
+        view.set_volume(phantom.make(patient_name=name, patient_id="X1"))
+        prop = view.overlays.title.GetTextProperty()
+        assert prop.GetFontFamily() == VTK_FONT_FILE and prop.GetFontFile() == cjk_font_file()
+        pictures[name] = _title_pixels(view)
+    first, second = pictures.values()
+    # Real glyphs: the two names differ on screen (tofu boxes would be identical).
+    assert np.abs(first - second).sum(axis=2).astype(bool).sum() > 50
+    # A Latin name goes back to the built-in font.
+    view.set_volume(phantom.make(patient_name="Doe^Jane", patient_id="X1"))
+    assert view.overlays.title.GetTextProperty().GetFontFamily() != VTK_FONT_FILE
+    assert view.overlays.title.GetInput().startswith("Doe, Jane  X1")

@@ -40,3 +40,25 @@ def test_unknown_or_vanished_series_is_one_clear_error(tmp_path, database):
         path.unlink()
     with pytest.raises(NoDicomFoundError, match="import them again"):
         open_series(database, main_series_uid(summary.headers))
+
+
+def test_preview_is_the_middle_slice_at_its_place_before_the_whole_series(tmp_path, database):
+    from medview.model.opening import PREVIEW_MIN_SLICES
+
+    count = PREVIEW_MIN_SLICES + 8
+    write_series(tmp_path / "long", [(0.0, 0.0, 2.0 * z) for z in range(count)])
+    write_series(tmp_path / "short", [(0.0, 0.0, 2.0 * z) for z in range(4)])
+    summary = import_paths([tmp_path], database, workers=1)
+    long_uid = main_series_uid(summary.headers)
+    previews = []
+    volume = open_series(database, long_uid, workers=1, preview=previews.append)
+    (preview,) = previews
+    middle = count // 2
+    assert preview.shape[0] == 1 and volume.shape[0] == count
+    assert preview.origin == pytest.approx(volume.index_to_lps((0, 0, middle)))
+    assert (preview.array[0] == volume.array[middle]).all()
+    # A short series loads whole about as fast: no preview.
+    (short_uid,) = {h.series_uid for h in summary.headers} - {long_uid}
+    previews.clear()
+    open_series(database, short_uid, workers=1, preview=previews.append)
+    assert previews == []

@@ -93,3 +93,43 @@ def test_save_to_an_unwritable_place_raises_oserror(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(OSError):
         Settings().save(blocker / "settings.toml")
+
+
+def test_left_drag_key_bindings_and_window_presets_round_trip(tmp_path):
+    from medview.model.settings import Settings, load_settings
+
+    path = tmp_path / "settings.toml"
+    settings = Settings(
+        left_drag="pan",
+        key_bindings={"tool.length": ["D"], "edit.redo": ["Ctrl+Y", "Ctrl+Shift+Z"]},
+        window_presets={"lung": (-500.0, 1400.0), "pe study": (100.0, 700.0)},
+    )
+    settings.save(path)
+    again = load_settings(path)
+    assert again.left_drag == "pan"
+    assert again.key_bindings == settings.key_bindings
+    assert again.window_presets == settings.window_presets
+
+
+def test_bad_left_drag_bindings_and_presets_are_dropped_one_by_one(tmp_path, caplog):
+    from medview.model.settings import load_settings
+
+    path = tmp_path / "settings.toml"
+    path.write_text(
+        'left_drag = "spin"\n'
+        "[key_bindings]\n"
+        '"tool.length" = "D"\n'
+        '"tool.angle" = 3\n'
+        "[window_presets.lung]\n"
+        "center = -600\n"
+        "width = 1500\n"
+        "[window_presets.bad]\n"
+        "center = 40\n"
+        "width = -1\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(path)
+    assert settings.left_drag == "window"
+    assert settings.key_bindings == {"tool.length": ["D"]}
+    assert settings.window_presets == {"lung": (-600.0, 1500.0)}
+    assert "tool.angle" in caplog.text and "bad" in caplog.text

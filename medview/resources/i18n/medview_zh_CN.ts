@@ -9,6 +9,30 @@
 <context>
     <name>QtMainWindow</name>
     <message>
+        <source>&amp;Window/level</source>
+        <translation>窗宽/窗位(&amp;W)</translation>
+    </message>
+    <message>
+        <source>&amp;Pan</source>
+        <translation>平移(&amp;P)</translation>
+    </message>
+    <message>
+        <source>&amp;Zoom</source>
+        <translation>缩放(&amp;Z)</translation>
+    </message>
+    <message>
+        <source>Left &amp;drag</source>
+        <translation>左键拖动(&amp;D)</translation>
+    </message>
+    <message>
+        <source>The saved measurements of this study could not be read ({reason}); the file was kept as {aside}.</source>
+        <translation>无法读取此检查已保存的测量（{reason}）；该文件已保留为 {aside}。</translation>
+    </message>
+    <message>
+        <source>Could not save the measurements to {path}: {reason}</source>
+        <translation>无法将测量保存到 {path}：{reason}</translation>
+    </message>
+    <message>
         <source>Synthetic or derived image, not an original acquisition</source>
         <translation>合成或派生图像，并非原始采集</translation>
     </message>
