@@ -12,7 +12,9 @@ An unreadable session file is never overwritten: it is renamed aside
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -70,7 +72,10 @@ class QtSessionKeeper(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(SAVE_DELAY_MS)
         self._timer.timeout.connect(self.flush)
-        self._unsubscribe = scene.subscribe(self._on_scene_event)
+        # Weakly: the scene is a Python object that outlives windows in tests and sessions;
+        # a strong reference would keep this QObject (and through Qt its window and render
+        # windows) for the cyclic garbage collector to free at an arbitrary moment.
+        self._unsubscribe = scene.subscribe(_WeakListener(self))
 
     @property
     def path(self) -> Path | None:
@@ -147,3 +152,18 @@ class QtSessionKeeper(QObject):
         except OSError:
             return path  # cannot rename: leave it, and never write over it
         return aside
+
+
+class _WeakListener:
+    """Scene listener that forwards to a keeper while it (and its Qt object) lives."""
+
+    def __init__(self, keeper: QtSessionKeeper) -> None:
+        self._keeper = weakref.ref(keeper)
+
+    def __call__(self, event: SceneEvent) -> None:
+        keeper = self._keeper()
+        if keeper is None:
+            return
+        # RuntimeError: the window (the keeper's Qt parent) is already deleted.
+        with contextlib.suppress(RuntimeError):
+            keeper._on_scene_event(event)

@@ -25,6 +25,7 @@ def run_viewer(paths: Sequence[Path] = ()) -> int:
     from medview.core.paths import app_dirs
     from medview.dicom.index import StudyDatabase
     from medview.model.settings import load_settings
+    from medview.view.gc_timer import QtIdleCollector
 
     dirs = app_dirs().ensure()
     settings = load_settings()
@@ -34,6 +35,7 @@ def run_viewer(paths: Sequence[Path] = ()) -> int:
     # (The translators are children of app, which keeps them alive.)
     install_translators(app, resolve_language(settings.language))
     apply_theme(app, settings.theme)
+    collector = QtIdleCollector(app)
     with StudyDatabase(dirs.database) as database:
         window = QtMainWindow(database=database, settings=settings)
         window.show()
@@ -41,7 +43,10 @@ def run_viewer(paths: Sequence[Path] = ()) -> int:
             window.import_paths(list(paths), open_main=True)
         else:
             window.open_demo(dirs)
-        return app.exec()
+        try:
+            return app.exec()
+        finally:
+            collector.stop()
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,13 @@ def run_view(path: Path, series_uid: str, options: ViewOptions) -> int:
     window.show_volume(volume)
     _apply_options(window, options)
     if options.screenshot is None:
-        return app.exec()
+        from medview.view.gc_timer import QtIdleCollector
+
+        collector = QtIdleCollector(app)
+        try:
+            return app.exec()
+        finally:
+            collector.stop()
     try:
         _wait_for_3d(app, window)
         from medview.app.screenshot import save_window_png

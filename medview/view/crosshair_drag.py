@@ -39,6 +39,10 @@ class _Drag:
     sign: float  # +1 when state.rotate's positive angle turns the line with the screen angle
 
 
+def _ignore(_view: QtSliceView, _event: QMouseEvent) -> bool:
+    return False
+
+
 def _screen_angle(centre: QPointF, point: QPointF) -> float:
     return math.atan2(point.y() - centre.y(), point.x() - centre.x())
 
@@ -60,6 +64,9 @@ class CrosshairRotator:
         Returns the current tool name; rotation only in ``"navigate"``.
     fallback
         The handler for everything else (the measurement tools).
+    on_measurement
+        Whether a press at a widget point of a view would pick a measurement: then the
+        measurement wins (it is what the reader aimed at; the line can be grabbed elsewhere).
     """
 
     def __init__(
@@ -68,8 +75,10 @@ class CrosshairRotator:
         views: dict[str, QtSliceView],
         tool: Callable[[], str],
         fallback: MouseHandler,
+        on_measurement: Callable[[str, QPointF], bool] = lambda _name, _point: False,
     ) -> None:
         self._state = state
+        self._on_measurement = on_measurement
         self._views = views
         self._tool = tool
         self._fallback = fallback
@@ -78,6 +87,18 @@ class CrosshairRotator:
     @property
     def dragging(self) -> bool:
         return self._drag is not None
+
+    def close(self) -> None:
+        """Let go of the views and callbacks (the layout is being torn down).
+
+        Holding the views past their render windows' teardown left them for the cyclic
+        garbage collector, whose timing made Mesa crash in a later window's GLX set-up.
+        """
+        self._drag = None
+        self._views = {}
+        self._fallback = _ignore
+        self._on_measurement = lambda _name, _point: False
+        self._tool = lambda: ""
 
     def handle(self, view: QtSliceView, event: QMouseEvent) -> bool:
         name = view.objectName()
@@ -110,6 +131,8 @@ class CrosshairRotator:
             or name not in self._views
             or self._state.volume is None
         ):
+            return None
+        if self._on_measurement(name, point):
             return None
         view = self._views[name]
         crosshair = np.asarray(self._state.crosshair, float)

@@ -146,7 +146,14 @@ class QtMprLayout(QWidget):
         # In front of the measurement tools: grabbing a crosshair line turns it (oblique MPR).
         measure = self._measure
         self._rotator = CrosshairRotator(
-            self._state, self._views, lambda: measure.tool, measure.handle
+            self._state,
+            self._views,
+            lambda: measure.tool,
+            measure.handle,
+            lambda name, point: (
+                measure.pick_handle(name, point) is not None
+                or measure.pick(name, point) is not None
+            ),
         )
         for view in self._views.values():
             view.set_mouse_handler(self._rotator.handle)
@@ -364,15 +371,19 @@ class QtMprLayout(QWidget):
         Returns the name of the view that shows the preview.
         """
         slice_normal = np.asarray(preview.direction, dtype=float)[:, 2]
-        name = max(MPR_VIEWS, key=lambda n: abs(float(STANDARD_PLANES[n].normal @ slice_normal)))
-        for other, view in self._views.items():
+        plane = max(MPR_VIEWS, key=lambda n: abs(float(STANDARD_PLANES[n].normal @ slice_normal)))
+        visible = [n for n in self._state.visible_views() if n in self._views]
+        # The acquisition plane's view, or (hidden by the layout) the first visible one,
+        # turned to that plane until the whole series arrives and the planes are synced.
+        name = plane if plane in visible or not visible else visible[0]
+        for other, other_view in self._views.items():
             if other != name:
-                view.set_message(message)
+                other_view.set_message(message)
         self._volume_view.set_message(message)
         view = self._views[name]
         self._syncing = True  # the preview's default window is not a user's W/L change
         try:
-            view.set_plane(STANDARD_PLANES[name])
+            view.set_plane(STANDARD_PLANES[plane])
             view.set_volume(preview)  # fits the camera, clears the message, renders
         finally:
             self._syncing = False
@@ -392,6 +403,7 @@ class QtMprLayout(QWidget):
         self._cine_timer.stop()
         self._state.remove_listener(self._state_listener)
         self._measure.close()
+        self._rotator.close()
         for view in self._views.values():
             view.set_mouse_handler(None)
         for view in self._views.values():

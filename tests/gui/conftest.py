@@ -74,6 +74,22 @@ def phantom() -> SimpleNamespace:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _collect_only_between_tests():
+    """Python's cycle collector runs only between tests, as it does in the app (startup.py).
+
+    Collected at a random allocation, a cycle holding a Qt widget tore down its native
+    window in the middle of Qt's X event dispatch, and Shiboken crashed looking up a Python
+    override on the half-freed wrapper (seen with gdb: BindingManager::getOverride from
+    QXcbWindow::handleNativeEvent).
+    """
+    import gc
+
+    gc.disable()
+    yield
+    gc.enable()
+
+
 @pytest.fixture(autouse=True)
 def _collect_released_windows(qapp):
     """After each test, run Qt's pending deletions and Python's cycle collector.
