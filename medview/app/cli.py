@@ -28,7 +28,7 @@ EXIT_PARTIAL = 3
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
-COMMANDS = ("demo", "import", "info", "studies", "paths", "gui", "view")
+COMMANDS = ("demo", "import", "info", "studies", "paths", "gui", "view", "plugins", "run")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--size", default="1600x1000", help="window size WxH (default 1600x1000)")
     view.add_argument("--screenshot", type=Path, default=None, help="save the window as PNG, exit")
     view.set_defaults(handler=_cmd_view)
+
+    from medview.app.cli_ai import add_commands  # `plugins list` and `run` (issue 4)
+
+    add_commands(commands)
     return parser
 
 

@@ -43,6 +43,18 @@ class DatabaseError(MedviewError):
     """The local study database could not be read or written."""
 
 
+class PluginError(MedviewError):
+    """An AI plugin cannot be listed, prepared or run (the message says why)."""
+
+
+class ManifestError(PluginError):
+    """A plugin's ``plugin.toml`` is missing, unreadable or invalid."""
+
+
+class WeightsError(PluginError):
+    """A weights file is missing, has the wrong size or fails its SHA-256 check."""
+
+
 class Cancelled(Exception):
     """Raised by a cooperative cancellation check; not an error to report."""
 

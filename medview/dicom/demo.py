@@ -19,11 +19,11 @@ import numpy as np
 from pydicom import dcmwrite
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
-from pydicom.valuerep import format_number_as_ds
 
 from medview import __version__
 from medview.core.errors import MedviewError
 from medview.core.paths import atomic_write_text
+from medview.dicom.writer import ds_number, set_image_plane, set_slice_position
 from medview.imaging.phantom import NoduleTruth, PhantomSpec, make_phantom
 from medview.imaging.volume import Volume
 
@@ -58,9 +58,7 @@ def demo_uid(seed: int, *parts: object) -> str:
     return str(generate_uid(entropy_srcs=[GENERATOR, str(seed), *(str(p) for p in parts)]))
 
 
-def _ds(value: float) -> str:
-    """A DS string (at most 16 characters) as close to ``value`` as DS allows."""
-    return format_number_as_ds(float(value))
+_ds = ds_number  # shared with the derived-series writer
 
 
 def _check_target(out_dir: Path) -> None:
@@ -94,7 +92,7 @@ def _is_demo_truth(path: Path) -> bool:
 
 def _template(volume: Volume, seed: int, study_uid: str, series_uid: str) -> Dataset:
     """Everything that is the same in every slice (PS3.3 A.3, CT Image IOD)."""
-    di, dj, dk = volume.spacing
+    di, _, dk = volume.spacing
     ni, nj, _ = volume.size_ijk
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
@@ -151,11 +149,7 @@ def _template(volume: Volume, seed: int, study_uid: str, series_uid: str) -> Dat
     # Synthetic Data (0008,001C) would say it too, but dicom3tools' dictionary predates it
     # and calls it an error; Image Comments is in every reader's dictionary.
     ds.ImageComments = NOT_A_PATIENT
-    # Image Plane: PixelSpacing is (row spacing = along j, column spacing = along i).
-    ds.PixelSpacing = [_ds(dj), _ds(di)]
-    ds.ImageOrientationPatient = [_ds(v) for v in volume.direction[:, :2].T.ravel()]
-    ds.SliceThickness = _ds(dk)
-    ds.SpacingBetweenSlices = _ds(dk)
+    set_image_plane(ds, volume)
     # Image Pixel
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
@@ -252,13 +246,11 @@ def write_demo_study(
     for k in range(nk):
         # Scanners number from the head down: instance 1 is the most superior slice.
         instance = nk - k
-        position = volume.index_to_lps((0.0, 0.0, float(k)))
         sop_uid = demo_uid(seed, "instance", grid, instance)
         ds.SOPInstanceUID = sop_uid
         ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
         ds.InstanceNumber = instance
-        ds.ImagePositionPatient = [_ds(v) for v in position]
-        ds.SliceLocation = _ds(position[2])
+        set_slice_position(ds, volume, k)
         stored = volume.array[k].astype(np.int32) - RESCALE_INTERCEPT
         ds.PixelData = np.clip(stored, 0, 2**BITS_STORED - 1).astype("<u2").tobytes()
         path = out_dir / f"CT{instance:04d}.dcm"

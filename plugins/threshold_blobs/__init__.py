@@ -1,0 +1,1 @@
+"""HU-threshold blob detector: the bundled example plugin (see plugins/README.md)."""
