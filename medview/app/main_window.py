@@ -39,6 +39,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medview.ai.runner import Runner
+from medview.app.ai_dock import AiWiring
 from medview.app.i18n import LANGUAGE_NAMES
 from medview.app.measure_dock import add_measurement_dock
 from medview.app.session_keeper import QtSessionKeeper
@@ -129,6 +131,9 @@ class QtMainWindow(QMainWindow):
     settings
         Remembered layout, last import folder, theme, language and window geometry; saved
         when they change and when the window closes. None: defaults, nothing saved.
+    runner
+        The AI job runner (default: a new one over the discovered plugins); shut down when
+        the window closes.
     """
 
     #: Progress text from worker threads; queued to the GUI thread by Qt (rule 4).
@@ -145,6 +150,7 @@ class QtMainWindow(QMainWindow):
         *,
         database: StudyDatabase | None = None,
         settings: Settings | None = None,
+        runner: Runner | None = None,
     ) -> None:
         super().__init__(parent)
         self.status_reported.connect(self._show_status, Qt.ConnectionType.QueuedConnection)
@@ -195,6 +201,7 @@ class QtMainWindow(QMainWindow):
 
         self._build_menu()
         self._measure_dock = add_measurement_dock(self, self._mpr)
+        self._ai = AiWiring(self, self._mpr, runner)
         # Measurements persist per study next to the library (none without a library).
         self._sessions = QtSessionKeeper(
             self._mpr.measurement_scene,
@@ -342,6 +349,7 @@ class QtMainWindow(QMainWindow):
         if self._browser is not None and meta.series_uid:
             self._browser.select_series(meta.series_uid)
         self._sessions.open_study(meta.study_uid)  # after the summary: its problems show
+        self._ai.volume_shown()
         self.volume_shown.emit(volume)
 
     # -- Qt events -------------------------------------------------------------------------
@@ -364,7 +372,13 @@ class QtMainWindow(QMainWindow):
     def sessions(self) -> QtSessionKeeper:
         return self._sessions
 
+    @property
+    def ai(self) -> AiWiring:
+        """The AI panel, its runner and the review of its findings."""
+        return self._ai
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._ai.shutdown()
         self._sessions.close()
         self._save_window_state()
         self._jobs.shutdown()

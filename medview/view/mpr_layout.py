@@ -36,6 +36,7 @@ from medview.imaging.volume import Volume
 from medview.imaging.windowing import CT_PRESETS
 from medview.model.measurements import MeasurementScene
 from medview.model.viewer_state import MPR_VIEWS, VIEW_3D, ViewerState
+from medview.view.ai_display import AiDisplay
 from medview.view.crosshair import PLANE_COLOURS, CrosshairLines
 from medview.view.crosshair_drag import CrosshairRotator
 from medview.view.measure_actors import anchor
@@ -157,6 +158,7 @@ class QtMprLayout(QWidget):
         )
         for view in self._views.values():
             view.set_mouse_handler(self._rotator.handle)
+        self._ai = AiDisplay(self._views)
         self._cine_fps = CINE_FPS
         # A QTimer on the GUI thread: each tick renders, and rendering stays on this thread.
         self._cine_timer = QTimer(self)
@@ -272,6 +274,11 @@ class QtMprLayout(QWidget):
     def set_measurement_scene(self, scene: MeasurementScene) -> None:
         """Draw and edit ``scene`` (e.g. a session loaded for the study)."""
         self._measure.set_scene(scene)
+
+    @property
+    def ai_display(self) -> AiDisplay:
+        """AI findings and overlays drawn over the slice views."""
+        return self._ai
 
     @property
     def rotator(self) -> CrosshairRotator:
@@ -404,6 +411,7 @@ class QtMprLayout(QWidget):
         self._state.remove_listener(self._state_listener)
         self._measure.close()
         self._rotator.close()
+        self._ai.close()
         for view in self._views.values():
             view.set_mouse_handler(None)
         for view in self._views.values():
@@ -455,6 +463,7 @@ class QtMprLayout(QWidget):
         try:
             if change == "volume":
                 self._measure.cancel()
+                self._ai.clear()
                 self._show_volume()
             elif change in ("crosshair", "planes", "reset"):
                 self._sync_planes(reset=change == "reset")
@@ -490,6 +499,7 @@ class QtMprLayout(QWidget):
                 view.set_window(*state.window)
                 view.reset_camera()
         self._measure.refresh(render=False)  # _update_lines renders each view once
+        self._ai.refresh()
         self._update_lines()
 
     def _update_lines(self) -> None:

@@ -29,6 +29,7 @@ from medview.imaging.geometry import axis_letters
 from medview.imaging.volume import Volume
 from medview.model.viewer_state import LEFT_DRAG_MODES
 from medview.view.fonts import set_text
+from medview.view.overlay_layer import OverlayStyle, SliceOverlayLayer
 from medview.view.slice_display import grey_lookup_table, pointer_text, write_png
 from medview.view.slice_geometry import (
     AXIAL,
@@ -143,6 +144,9 @@ class QtSliceView(QWidget):
         self._actor.VisibilityOff()
         self._renderer.AddActor(self._actor)
 
+        # AI overlays (heatmaps, masks) in register with the image; see overlay_layer.py.
+        self._overlay_layer = SliceOverlayLayer(self._renderer)
+
         self._edge_actors = {edge: self._make_text(edge) for edge in _EDGES}
         self._overlays = SliceOverlays(self._renderer, self._make_text)
         self._info_actor = self._overlays.info
@@ -201,6 +205,7 @@ class QtSliceView(QWidget):
         """Show ``volume`` at its middle slice, with its default window and a fitted camera."""
         self._volume = volume
         self._reslice.SetInputData(volume_to_vtk_image(volume))
+        self._overlay_layer.set_volume(None)  # it belonged to the previous volume's grid
         # Once per volume: a 512 x 512 x 600 CT takes a noticeable time to scan.
         self._value_range = (float(volume.array.min()), float(volume.array.max()))
         self._reslice.SetBackgroundLevel(self._value_range[0])
@@ -328,6 +333,16 @@ class QtSliceView(QWidget):
     def overlays(self) -> SliceOverlays:
         """Corner texts and scale bar."""
         return self._overlays
+
+    @property
+    def overlay_layer(self) -> SliceOverlayLayer:
+        """The AI overlay drawn over the image (hidden until it gets a volume)."""
+        return self._overlay_layer
+
+    def set_overlay(self, volume: Volume | None, style: OverlayStyle | None = None) -> None:
+        """Draw ``volume`` (a map on the shown volume's grid) over the image; None removes it."""
+        self._overlay_layer.set_volume(volume, style)
+        self.render()
 
     def set_overlays_visible(self, visible: bool) -> None:
         """Show or hide the corner texts and the scale bar (orientation letters stay)."""
@@ -532,6 +547,9 @@ class QtSliceView(QWidget):
         self._reslice.SetOutputSpacing(geometry.pixel_mm, geometry.pixel_mm, 1.0)
         self._reslice.SetOutputOrigin(geometry.min_right, geometry.min_down, 0.0)
         self._reslice.SetOutputExtent(0, width - 1, 0, height - 1, 0, 0)
+        self._overlay_layer.set_output(
+            geometry.pixel_mm, (geometry.min_right, geometry.min_down), (width, height)
+        )
 
     def _apply_lookup_table(self) -> None:
         if self._volume is None:
@@ -609,6 +627,7 @@ class QtSliceView(QWidget):
         axes.DeepCopy(self._geometry.reslice_axes(self._slice).ravel())
         self._reslice.SetResliceAxes(axes)
         self._actor.SetUserMatrix(axes)
+        self._overlay_layer.set_axes(self._geometry.reslice_axes(self._slice))
 
     def _fit_camera(self) -> None:
         if self._geometry is None or self._finalized:

@@ -9,6 +9,22 @@
 <context>
     <name>QtMainWindow</name>
     <message>
+        <source>AI</source>
+        <translation>AI</translation>
+    </message>
+    <message>
+        <source>&amp;AI</source>
+        <translation>AI(&amp;A)</translation>
+    </message>
+    <message>
+        <source>AI &amp;panel</source>
+        <translation>AI 面板(&amp;P)</translation>
+    </message>
+    <message>
+        <source>That overlay belongs to another series; open it first.</source>
+        <translation>该叠加图属于另一个序列；请先打开该序列。</translation>
+    </message>
+    <message>
         <source>&amp;Window/level</source>
         <translation>窗宽/窗位(&amp;W)</translation>
     </message>
@@ -370,6 +386,169 @@
     <message>
         <source>&amp;Delete measurement</source>
         <translation>删除测量(&amp;D)</translation>
+    </message>
+</context>
+<context>
+    <name>QtAiPanel</name>
+    <message>
+        <source>Run a plugin</source>
+        <translation>运行插件</translation>
+    </message>
+    <message>
+        <source>Plugin</source>
+        <translation>插件</translation>
+    </message>
+    <message>
+        <source>Device</source>
+        <translation>设备</translation>
+    </message>
+    <message>
+        <source>Run on this series</source>
+        <translation>在此序列上运行</translation>
+    </message>
+    <message>
+        <source>Jobs</source>
+        <translation>任务</translation>
+    </message>
+    <message>
+        <source>Findings</source>
+        <translation>发现</translation>
+    </message>
+    <message>
+        <source>Overlays and derived series</source>
+        <translation>叠加图与派生序列</translation>
+    </message>
+    <message>
+        <source>None</source>
+        <translation>无</translation>
+    </message>
+    <message>
+        <source>Overlay</source>
+        <translation>叠加图</translation>
+    </message>
+    <message>
+        <source>Colour map</source>
+        <translation>色表</translation>
+    </message>
+    <message>
+        <source>Opacity</source>
+        <translation>不透明度</translation>
+    </message>
+    <message>
+        <source>Threshold</source>
+        <translation>阈值</translation>
+    </message>
+    <message>
+        <source>Open as a series</source>
+        <translation>作为序列打开</translation>
+    </message>
+    <message>
+        <source>Derived</source>
+        <translation>派生</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Open a series first.</source>
+        <translation>请先打开一个序列。</translation>
+    </message>
+    <message>
+        <source>Accept</source>
+        <translation>接受</translation>
+    </message>
+    <message>
+        <source>Reject</source>
+        <translation>拒绝</translation>
+    </message>
+    <message>
+        <source>Undecided</source>
+        <translation>待定</translation>
+    </message>
+    <message>
+        <source>Research and decision support only: not for diagnostic use.</source>
+        <translation>仅用于研究和决策支持：不得用于诊断。</translation>
+    </message>
+    <message>
+        <source>Started {plugin}.</source>
+        <translation>已启动 {plugin}。</translation>
+    </message>
+    <message>
+        <source>{pending} to review, {accepted} accepted, {rejected} rejected</source>
+        <translation>{pending} 个待审阅，{accepted} 个已接受，{rejected} 个已拒绝</translation>
+    </message>
+    <message>
+        <source>{name} (unavailable)</source>
+        <translation>{name}（不可用）</translation>
+    </message>
+    <message>
+        <source>Unavailable: {reason}</source>
+        <translation>不可用：{reason}</translation>
+    </message>
+    <message>
+        <source>{plugin}: {count} finding(s) in {seconds:.1f} s on {device}.</source>
+        <translation>{plugin}：{count} 个发现，用时 {seconds:.1f} 秒，设备 {device}。</translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>Progress</source>
+        <translation>进度</translation>
+    </message>
+    <message>
+        <source>Time</source>
+        <translation>时间</translation>
+    </message>
+    <message>
+        <source>Label</source>
+        <translation>标签</translation>
+    </message>
+    <message>
+        <source>Score</source>
+        <translation>分数</translation>
+    </message>
+    <message>
+        <source>Size mm</source>
+        <translation>大小 mm</translation>
+    </message>
+    <message>
+        <source>Review</source>
+        <translation>审阅</translation>
+    </message>
+    <message>
+        <source>queued</source>
+        <translation>排队中</translation>
+    </message>
+    <message>
+        <source>running</source>
+        <translation>运行中</translation>
+    </message>
+    <message>
+        <source>succeeded</source>
+        <translation>已完成</translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation>失败</translation>
+    </message>
+    <message>
+        <source>cancelled</source>
+        <translation>已取消</translation>
+    </message>
+    <message>
+        <source>pending</source>
+        <translation>待审阅</translation>
+    </message>
+    <message>
+        <source>accepted</source>
+        <translation>已接受</translation>
+    </message>
+    <message>
+        <source>rejected</source>
+        <translation>已拒绝</translation>
     </message>
 </context>
 </TS>
