@@ -30,10 +30,16 @@ def _tr(text: str) -> str:
 class AiWiring(QObject):
     """Owns the runner and review of one window; forwards the panel's signals to the views."""
 
-    def __init__(self, window: QMainWindow, mpr: QtMprLayout, runner: Runner | None = None):
+    def __init__(
+        self,
+        window: QMainWindow,
+        mpr: QtMprLayout,
+        runner: Runner | None = None,
+        default_device: str = "auto",
+    ):
         super().__init__(window)
         self._mpr = mpr
-        self.runner = runner or Runner(PluginRegistry())
+        self.runner = runner or Runner(PluginRegistry(), default_device=default_device)
         self.review = FindingReview()
         self.panel = QtAiPanel(self.runner, self.review, self._current_volume, window)
         self.panel.finding_activated.connect(self._go_to)

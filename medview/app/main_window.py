@@ -201,7 +201,9 @@ class QtMainWindow(QMainWindow):
 
         self._build_menu()
         self._measure_dock = add_measurement_dock(self, self._mpr)
-        self._ai = AiWiring(self, self._mpr, runner)
+        self._ai = AiWiring(
+            self, self._mpr, runner, settings.ai_device if settings is not None else "auto"
+        )
         # Measurements persist per study next to the library (none without a library).
         self._sessions = QtSessionKeeper(
             self._mpr.measurement_scene,

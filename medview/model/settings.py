@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from medview.ai.device import REQUESTS
 from medview.core.paths import app_dirs, atomic_write_text
 from medview.model.viewer_state import LAYOUTS, LEFT_DRAG_MODES
 
@@ -45,6 +46,8 @@ SETTINGS_FILE_NAME = "settings.toml"
 #: Interface languages shipped; "" follows the system locale.
 LANGUAGES = ("", "en", "zh_CN")
 THEMES = ("dark", "light")
+#: Where AI jobs run by default.
+AI_DEVICES = REQUESTS
 
 
 def settings_path() -> Path:
@@ -66,6 +69,9 @@ class Settings:
         Where File › Import starts.
     default_layout
         MPR layout for new windows: ``"1x1"``, ``"1x2"`` or ``"2x2"``.
+    ai_device
+        Where AI plugins run unless a job says otherwise: ``"auto"`` (CUDA, then Apple MPS,
+        then the CPU), ``"cpu"``, ``"cuda"`` or ``"mps"``.
     left_drag
         What a left-button drag does in the slice views: ``"window"`` (window/level, the
         default), ``"pan"`` or ``"zoom"``.
@@ -88,6 +94,7 @@ class Settings:
     last_import_folder: str = ""
     default_layout: str = "2x2"
     left_drag: str = "window"
+    ai_device: str = "auto"
     key_bindings: dict[str, list[str]] = field(default_factory=dict)
     window_presets: dict[str, tuple[float, float]] = field(default_factory=dict)
     window_geometry: str = ""
@@ -127,6 +134,7 @@ _CHOICES = {
     "theme": THEMES,
     "default_layout": LAYOUTS,
     "left_drag": LEFT_DRAG_MODES,
+    "ai_device": AI_DEVICES,
 }
 
 

@@ -265,6 +265,9 @@ class QtAiPanel(QWidget):
         form.addRow(self._form)
         self._device = QComboBox(box)
         self._device.addItems(list(DEVICES))
+        # The settings' default (ai_device); a choice here applies to the next job only.
+        if self._runner.default_device in DEVICES:
+            self._device.setCurrentText(self._runner.default_device)
         form.addRow(_tr("Device"), self._device)
         self._run_button = QPushButton(_tr("Run on this series"), box)
         self._run_button.clicked.connect(self.run)
