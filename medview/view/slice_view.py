@@ -12,13 +12,10 @@ Rendering happens on the GUI thread only (ARCHITECTURE.md, rule 4).
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPointF, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QMouseEvent, QWheelEvent
+from PySide6.QtCore import QCoreApplication, QPointF, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 from vtkmodules.vtkCommonMath import vtkMatrix4x4
 from vtkmodules.vtkImagingCore import vtkImageReslice
@@ -27,7 +24,6 @@ from vtkmodules.vtkRenderingCore import vtkImageActor, vtkRenderer
 
 from medview.imaging.geometry import axis_letters
 from medview.imaging.volume import Volume
-from medview.model.viewer_state import LEFT_DRAG_MODES
 from medview.view.fonts import set_text
 from medview.view.overlay_layer import OverlayStyle, SliceOverlayLayer
 from medview.view.slice_display import grey_lookup_table, pointer_text, write_png
@@ -38,6 +34,7 @@ from medview.view.slice_geometry import (
     ViewPlane,
     default_window,
 )
+from medview.view.slice_input import MouseHandler, SliceInputMixin
 from medview.view.slice_overlays import SliceOverlays
 from medview.view.vtk_bridge import volume_to_vtk_image
 from medview.view.vtk_widget import (
@@ -48,27 +45,8 @@ from medview.view.vtk_widget import (
     weak_callback,
 )
 
-__all__ = ["CT_DEFAULT_WINDOW", "QtSliceView"]
+__all__ = ["CT_DEFAULT_WINDOW", "MouseHandler", "QtSliceView"]
 
-_SCROLL_KEYS = {
-    Qt.Key.Key_Up: 1,
-    Qt.Key.Key_Down: -1,
-    Qt.Key.Key_PageUp: 10,
-    Qt.Key.Key_PageDown: -10,
-}
-_WHEEL_STEP = 120  # one notch of a standard mouse wheel, in 1/8 degree
-#: A left press and release closer than this (pixels) is a click, not a window drag.
-_CLICK_SLOP = 3.0
-#: Ctrl+wheel zoom factor per notch.
-_ZOOM_STEP = 1.15
-_MOUSE_EVENTS = (
-    QEvent.Type.MouseButtonPress,
-    QEvent.Type.MouseButtonRelease,
-    QEvent.Type.MouseButtonDblClick,
-    QEvent.Type.MouseMove,
-)
-#: Takes a mouse event before the view does (measurement tools); True when it used it.
-MouseHandler = Callable[["QtSliceView", QMouseEvent], bool]
 _EDGES = ("left", "right", "top", "bottom")
 
 
@@ -76,7 +54,7 @@ def _tr(text: str) -> str:
     return QCoreApplication.translate("QtSliceView", text)
 
 
-class QtSliceView(QWidget):
+class QtSliceView(SliceInputMixin, QWidget):
     """One slice of a Volume, with window/level, scrolling and orientation labels.
 
     Works for any :class:`ViewPlane` (axial, coronal, sagittal, oblique). Mouse wheel, Up/Down
@@ -349,63 +327,11 @@ class QtSliceView(QWidget):
         self._overlays.set_visible(visible)
         self.render()
 
-    @property
-    def zoom(self) -> float:
-        """Magnification relative to the fitted view (1.0 after :meth:`reset_camera`)."""
-        scale = self._renderer.GetActiveCamera().GetParallelScale()
-        return self._fit_scale / scale if scale > 0 else 1.0
-
-    def zoom_by(self, factor: float) -> None:
-        """Magnify by ``factor`` about the centre of the view (> 1 zooms in)."""
-        camera = self._renderer.GetActiveCamera()
-        camera.SetParallelScale(camera.GetParallelScale() / factor)
-        self._camera_touched = True
-        self._renderer.ResetCameraClippingRange()
-        self.render()
-
-    def pan_by(self, shift_mm: np.ndarray) -> None:
-        """Move the camera by ``shift_mm`` (LPS, in the view plane): the picture moves back."""
-        camera = self._renderer.GetActiveCamera()
-        shift = np.asarray(shift_mm, float)
-        shift = shift - self.normal * float(shift @ self.normal)  # stay on this slice
-        camera.SetFocalPoint(*(np.asarray(camera.GetFocalPoint()) + shift))
-        camera.SetPosition(*(np.asarray(camera.GetPosition()) + shift))
-        self._camera_touched = True
-        self.render()
-
-    @property
-    def left_drag(self) -> str:
-        """What a left-button drag does: ``"window"`` (level), ``"pan"`` or ``"zoom"``."""
-        return self._left_drag
-
-    def set_left_drag(self, mode: str) -> None:
-        """Choose what a left-button drag does (a setting: radiologists differ)."""
-        if mode not in LEFT_DRAG_MODES:
-            raise ValueError(
-                f"unknown left-drag mode {mode!r}; known: {', '.join(LEFT_DRAG_MODES)}"
-            )
-        self._left_drag = mode
-
     def pixels_per_mm(self) -> float:
         """Widget (Qt logical) pixels per millimetre at the current zoom."""
         height = self._vtk_widget.height()
         scale = self._renderer.GetActiveCamera().GetParallelScale()
         return height / (2.0 * scale) if scale > 0 else 0.0
-
-    def set_mouse_handler(self, handler: MouseHandler | None) -> None:
-        """Let ``handler`` see mouse events before the view (None to remove it).
-
-        A bound method is held weakly: its owner usually holds this view, and a cycle would
-        leave the render window to the cyclic garbage collector, which may run at any time.
-        """
-        if handler is not None and hasattr(handler, "__self__"):
-            reference = weakref.WeakMethod(handler)
-
-            def handler(view: QtSliceView, event: QMouseEvent) -> bool:
-                method = reference()
-                return method is not None and method(view, event)
-
-        self._mouse_handler = handler
 
     def world_to_widget(self, lps: np.ndarray | tuple[float, float, float]) -> QPointF:
         """Widget (Qt logical pixel) position of an LPS point."""
@@ -481,63 +407,10 @@ class QtSliceView(QWidget):
         self.finalize()
         super().closeEvent(event)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if not self._handle_key(event):
-            super().keyPressEvent(event)
-
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if not self._camera_touched:
             self._fit_camera()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Take the events the radiologist expects from VTK's widget before VTK does."""
-        kind = event.type()
-        handler = self._mouse_handler if self._volume is not None else None
-        if kind in _MOUSE_EVENTS and handler is not None and handler(self, event):
-            self._drag_start = None
-            if kind == QEvent.Type.MouseMove:
-                self._update_pointer(event.position())  # the probe's value and LPS
-            return True
-        if kind == QEvent.Type.KeyPress:
-            # Swallow every key: VTK's own key bindings ('q' quits, 'w' wireframe...) must
-            # not reach the interactor. Application shortcuts are dispatched before this.
-            self._handle_key(event)
-            return True
-        if kind == QEvent.Type.KeyRelease:
-            return True
-        if kind == QEvent.Type.Wheel:
-            self._handle_wheel(event)
-            return True
-        if kind == QEvent.Type.MouseButtonPress:
-            if event.button() == Qt.MouseButton.LeftButton:
-                position = event.position()
-                center, width = self._window
-                self._drag_start = (position.x(), position.y(), center, width)
-                self._drag_last = QPointF(position)
-                return True
-            self._camera_touched = True
-        elif kind == QEvent.Type.MouseButtonRelease:
-            if event.button() == Qt.MouseButton.LeftButton:
-                start, self._drag_start = self._drag_start, None
-                position = event.position()
-                if start is not None and self._volume is not None:
-                    moved = max(abs(position.x() - start[0]), abs(position.y() - start[1]))
-                    if moved <= _CLICK_SLOP:
-                        self.clicked.emit(self.widget_to_world(position))
-                return True
-        elif kind == QEvent.Type.MouseButtonDblClick:
-            if event.button() == Qt.MouseButton.LeftButton:
-                self.double_clicked.emit()
-                return True
-        elif kind == QEvent.Type.MouseMove:
-            self._handle_mouse_move(event)
-            return self._drag_start is not None
-        elif kind == QEvent.Type.Leave and self._pointer_text:
-            self._pointer_text = ""
-            self._update_info()
-            self.render()
-        return False
 
     # -- internals -------------------------------------------------------------------------
     def _lay_out_plane(self) -> None:
@@ -563,51 +436,6 @@ class QtSliceView(QWidget):
             inverted = self._volume.meta.invert_display != self._inverted
             prop.SetLookupTable(grey_lookup_table(inverted))
             prop.UseLookupTableScalarRangeOff()
-
-    def _handle_key(self, event: QKeyEvent) -> bool:
-        steps = _SCROLL_KEYS.get(event.key())
-        if steps is None:
-            return False
-        self.scroll(steps)
-        return True
-
-    def _handle_wheel(self, event: QWheelEvent) -> None:
-        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            notches = event.angleDelta().y() / _WHEEL_STEP
-            if notches:
-                self.zoom_by(_ZOOM_STEP**notches)
-            return
-        self._wheel_accumulator += event.angleDelta().y()
-        # Touchpads send small deltas: move a slice only per full notch.
-        steps = int(self._wheel_accumulator / _WHEEL_STEP)
-        if steps:
-            self._wheel_accumulator -= steps * _WHEEL_STEP
-            self.scroll(steps)
-
-    def _handle_mouse_move(self, event: QMouseEvent) -> None:
-        position = event.position()
-        if (
-            self._drag_start is not None
-            and self._volume is not None
-            and self._left_drag != "window"
-        ):
-            last, self._drag_last = self._drag_last or position, QPointF(position)
-            if self._left_drag == "pan":
-                self.pan_by(self.widget_to_world(last) - self.widget_to_world(position))
-            else:  # zoom: dragging up magnifies, as the right button does in VTK
-                self.zoom_by(_ZOOM_STEP ** ((last.y() - position.y()) / 20.0))
-            return
-        if self._drag_start is not None and self._volume is not None:
-            x0, y0, center0, width0 = self._drag_start
-            low, high = self._value_range
-            # About 500 pixels of drag sweep the whole data range, whatever the modality.
-            per_pixel = max((high - low) / 500.0, 1e-3)
-            width = max(width0 + (position.x() - x0) * per_pixel, per_pixel)
-            # Dragging up raises the level (the picture gets darker), as in most viewers.
-            center = center0 - (position.y() - y0) * per_pixel
-            self.set_window(center, width)
-            return
-        self._update_pointer(position)
 
     def _update_pointer(self, position: QPointF) -> None:
         if self._volume is None:
