@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from medview.imaging.planes import STANDARD_PLANES
@@ -40,33 +40,16 @@ from medview.view.ai_display import AiDisplay
 from medview.view.crosshair import PLANE_COLOURS, CrosshairLines
 from medview.view.crosshair_drag import CrosshairRotator
 from medview.view.measure_actors import anchor
-from medview.view.measure_tools import TOOLS, MeasureController
+from medview.view.measure_tools import MeasureController
+from medview.view.mpr_actions import MprActionsMixin
 from medview.view.preferences import USER_PRESET_KEYS, apply_key_bindings
 from medview.view.slice_view import QtSliceView
 from medview.view.volume_view import QtVolumeView
 from medview.view.vtk_widget import make_text, weak_callback
 
-#: Degrees per [ or ] key press (oblique MPR).
-ROTATION_STEP = 5.0
 #: Cine: default, lowest and highest frames per second.
 CINE_FPS = 10.0
 CINE_FPS_RANGE = (1.0, 60.0)
-_TOOL_KEYS = {
-    "navigate": "Esc",
-    "length": "L",
-    "angle": "A",
-    "ellipse": "E",
-    "rectangle": "G",
-    "probe": "P",
-}
-_TOOL_TITLES = {
-    "navigate": "&Navigate",
-    "length": "&Length",
-    "angle": "&Angle",
-    "ellipse": "&Ellipse ROI",
-    "rectangle": "Rectan&gle ROI",
-    "probe": "&Probe",
-}
 _PLANE_TITLES = {"axial": "Axial", "coronal": "Coronal", "sagittal": "Sagittal"}
 
 
@@ -85,7 +68,7 @@ def _volume_of(layout: QtMprLayout):
     return volume
 
 
-class QtMprLayout(QWidget):
+class QtMprLayout(MprActionsMixin, QWidget):
     """Axial, coronal and sagittal views linked by a crosshair, plus a 3D view.
 
     Parameters
@@ -531,104 +514,3 @@ class QtMprLayout(QWidget):
             self._grid.setColumnStretch(column, 1 if column < columns else 0)
         for name in visible:
             self.widget_for(name).render()
-
-    # -- actions ---------------------------------------------------------------------------
-    def _make_actions(self) -> dict[str, list[QAction]]:
-        # Each action has a stable id (its objectName): settings.toml's key_bindings use it.
-        presets = []
-        for preset in CT_PRESETS:
-            text = _tr("{label} window").format(label=_tr(preset.label))
-            presets.append(
-                self._action(
-                    f"preset.{preset.name}", text, preset.key, self._on_preset_action, preset.name
-                )
-            )
-        view = [
-            self._action("view.reset", _tr("&Reset view"), "R", self._reset),
-            self._action("view.invert", _tr("&Invert grey levels"), "I", self._toggle_invert),
-            self._action(
-                "view.rotate_left", _tr("Rotate planes &left"), "[", self._rotate, -ROTATION_STEP
-            ),
-            self._action(
-                "view.rotate_right", _tr("Rotate planes &right"), "]", self._rotate, ROTATION_STEP
-            ),
-            self._action("view.overlays", _tr("Show &overlays"), "O", self._toggle_overlays),
-        ]
-        view[-1].setCheckable(True)
-        view[-1].setChecked(True)
-        group = QActionGroup(self)
-        tools = []
-        for tool in TOOLS:
-            action = self._action(
-                f"tool.{tool}", _tr(_TOOL_TITLES[tool]), _TOOL_KEYS[tool], self._on_tool, tool
-            )
-            action.setCheckable(True)
-            action.setChecked(tool == "navigate")
-            group.addAction(action)
-            tools.append(action)
-        edit = [
-            self._action("edit.undo", _tr("&Undo measurement"), ("Ctrl+Z",), self.undo),
-            self._action(
-                "edit.redo", _tr("&Redo measurement"), ("Ctrl+Y", "Ctrl+Shift+Z"), self.redo
-            ),
-            self._action(
-                "edit.delete",
-                _tr("&Delete measurement"),
-                ("Delete", "Backspace"),
-                self.delete_selected,
-            ),
-        ]
-        cine = [
-            self._action("cine.play", _tr("&Play/pause cine"), "Space", self._toggle_cine),
-            self._action("cine.faster", _tr("Cine &faster"), ("+", "="), self._cine_faster),
-            self._action("cine.slower", _tr("Cine &slower"), "-", self._cine_slower),
-        ]
-        return {"presets": presets, "view": view, "tools": tools, "edit": edit, "cine": cine}
-
-    def _action(
-        self, action_id: str, text: str, key: str | tuple[str, ...], slot, data: object = None
-    ) -> QAction:
-        action = QAction(text, self)
-        action.setObjectName(action_id)
-        action.setData(data)
-        keys = (key,) if isinstance(key, str) else key
-        action.setShortcuts([QKeySequence(k) for k in keys])
-        # Active while the focus is in any of the views (they are children of this widget).
-        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        action.triggered.connect(slot)
-        self.addAction(action)
-        return action
-
-    def _on_preset_action(self) -> None:
-        self._preset(str(self.sender().data()))
-
-    def _reset(self) -> None:
-        self._state.reset()
-
-    def _preset(self, name: str) -> None:
-        if self._state.volume is not None and not self._state.volume.is_color:
-            self._state.apply_preset(name)
-
-    def _toggle_invert(self) -> None:
-        self._state.set_inverted(not self._state.inverted)
-
-    def _rotate(self) -> None:
-        degrees = float(self.sender().data())
-        active = self._state.active
-        if self._state.volume is not None and active in MPR_VIEWS:
-            self._state.rotate(active, degrees)
-
-    def _on_tool(self) -> None:
-        self.set_tool(str(self.sender().data()))
-
-    def _toggle_overlays(self) -> None:
-        self.set_overlays_visible(not self._overlays_visible)
-
-    def _toggle_cine(self) -> None:
-        self.set_cine_playing(not self.cine_playing)
-
-    def _cine_faster(self) -> None:
-        self.set_cine_fps(self._cine_fps + (1.0 if self._cine_fps < 10 else 5.0))
-
-    def _cine_slower(self) -> None:
-        self.set_cine_fps(self._cine_fps - (1.0 if self._cine_fps <= 10 else 5.0))
