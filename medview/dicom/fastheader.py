@@ -67,6 +67,18 @@ class _Unsupported(Exception):
     """The walk cannot handle this file; fall back to pydicom."""
 
 
+class Truncated(Exception):
+    """A top-level element's value runs past the end of the file (issue 11, R2).
+
+    pydicom reads such a file without a word (it keeps what it could parse), so the caller
+    must say it: the header may be incomplete and the object is not what it claims to be.
+    """
+
+    def __init__(self, tag: int) -> None:
+        super().__init__(f"({tag >> 16:04X},{tag & 0xFFFF:04X})")
+        self.tag = tag
+
+
 @dataclass(frozen=True)
 class FastHeader:
     dataset: Dataset
@@ -84,7 +96,13 @@ def wanted_tags(keywords: Iterable[str]) -> frozenset[int]:
 
 
 def read_fast(path: str | Path, wanted: frozenset[int]) -> FastHeader | None:
-    """Walk ``path``'s header; None when the file needs pydicom's full reader."""
+    """Walk ``path``'s header; None when the file needs pydicom's full reader.
+
+    Raises
+    ------
+    Truncated
+        A top-level element before Pixel Data runs past the end of the file.
+    """
     with open(path, "rb") as handle:
         size = handle.seek(0, 2)
         if size < 144:
@@ -121,11 +139,16 @@ def _walk_file(data: mmap.mmap, size: int, wanted: frozenset[int]) -> FastHeader
         if tag in _NEEDS_PYDICOM:
             raise _Unsupported
         if length == _UNDEFINED:
-            position = _skip_undefined(data, position, size, implicit)
+            try:
+                position = _skip_undefined(data, position, size, implicit)
+            except _Unsupported:
+                if position >= size or not _closes(data, position, size):
+                    raise Truncated(tag) from None
+                raise
             continue
         end = position + length
         if end > size:
-            raise _Unsupported  # truncated: let pydicom report it properly
+            raise Truncated(tag)
         if tag in wanted:
             elements[tag] = RawDataElement(
                 BaseTag(tag), None if implicit else vr.decode("ascii"), length, data[position:end],
@@ -205,6 +228,11 @@ def _skip_undefined(
             continue
         position = _skip_item(data, position, size, implicit, depth + 1)
     raise _Unsupported
+
+
+def _closes(data: mmap.mmap, position: int, size: int) -> bool:
+    """Whether a Sequence Delimitation Item follows somewhere after ``position``."""
+    return data.find(b"\xfe\xff\xdd\xe0", position, size) >= 0
 
 
 def _skip_item(data: mmap.mmap, position: int, size: int, implicit: bool, depth: int) -> int:

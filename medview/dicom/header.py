@@ -21,7 +21,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
 from medview.core.errors import DicomLoadError, NotDicomError, TruncatedFileError
-from medview.dicom.fastheader import read_fast, wanted_tags
+from medview.dicom.fastheader import Truncated, read_fast, wanted_tags
 
 PIXEL_DATA_TAG = 0x7FE00010
 _IMAGE_PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
@@ -189,8 +189,16 @@ def read_header(path: str | Path) -> InstanceHeader:
     # gets its speed-up from worker processes instead.
     with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("always")
+        truncated = ""
         try:
-            fast = read_fast(path, _WANTED_TAGS)
+            try:
+                fast = read_fast(path, _WANTED_TAGS)
+            except Truncated as cut:
+                fast = None
+                truncated = (
+                    f"the file is truncated: element {cut} runs past its end, so the object "
+                    "is incomplete"
+                )
             if fast is not None:
                 header = header_from_dataset(
                     fast.dataset,
@@ -217,6 +225,8 @@ def read_header(path: str | Path) -> InstanceHeader:
                 f"unreadable DICOM header ({type(exc).__name__}: {exc})", path
             ) from exc
     caught = [str(r.message).splitlines()[0] for r in records]
+    if truncated:
+        caught.insert(0, truncated)
     if caught:
         header = replace(header, warnings=tuple(dict.fromkeys((*header.warnings, *caught))))
     return header

@@ -62,7 +62,13 @@ def _describe_series(group: SeriesGroup, load: bool, workers: int | None) -> dic
         "instances": len(group.headers),
         "sop_classes": group.sop_classes,
         "transfer_syntaxes": sorted({sop_class_name(h.transfer_syntax_uid) for h in group.headers}),
-        "warnings": list(group.warnings),
+        # A file's own problems (e.g. truncated, issue 11 R2) are said once per series, with
+        # the file: a non-image object has no volume whose warnings would carry them.
+        "warnings": list(
+            dict.fromkeys(
+                [*group.warnings, *(f"{h.path}: {w}" for h in group.non_image for w in h.warnings)]
+            )
+        ),
         "volumes": [_describe_candidate(c, load, workers) for c in group.candidates],
         "non_image": [
             {"sop_instance_uid": h.sop_instance_uid, "sop_class": sop_class_name(h.sop_class_uid)}

@@ -43,7 +43,19 @@ def test_fast_walk_matches_pydicom(path, monkeypatch):
         return
     # pydicom warns about some values while reading elements the fast walk never keeps.
     assert replace(fast, warnings=()) == replace(slow, warnings=())
-    assert set(fast.warnings) <= set(slow.warnings)
+    # Truncation is seen by the walk only (pydicom keeps what it parsed without a word).
+    own = {w for w in fast.warnings if not w.startswith("the file is truncated")}
+    assert own <= set(slow.warnings)
+
+
+def test_a_truncated_object_is_flagged_not_shown_silently():
+    """Issue 11 R2: pydicom reads rtplan_truncated.dcm without a warning; medview says it."""
+    from pydicom.data import get_testdata_file
+
+    header = header_module.read_header(get_testdata_file("rtplan_truncated.dcm"))
+    assert any("(300A,00B0) runs past its end" in w for w in header.warnings)
+    intact = header_module.read_header(get_testdata_file("rtplan.dcm"))
+    assert not any("truncated" in w for w in intact.warnings)
 
 
 def test_fast_walk_covers_ordinary_files():
