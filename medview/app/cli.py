@@ -28,7 +28,9 @@ EXIT_PARTIAL = 3
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
-COMMANDS = ("demo", "import", "info", "studies", "paths", "gui", "view", "plugins", "run")
+COMMANDS = (
+    "demo", "import", "info", "studies", "paths", "gui", "view", "plugins", "run", "report"
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     from medview.app.cli_ai import add_commands  # `plugins list` and `run` (issue 4)
 
     add_commands(commands)
+    from medview.app.cli_report import add_commands as add_report  # `report` (issue 8)
+
+    add_report(commands)
     return parser
 
 

@@ -1,0 +1,185 @@
+"""Export a report: SR, SEG, PDF and JSON into a folder, each file written atomically.
+
+Every file is written to a temporary name in the target folder, fsynced and renamed
+(:func:`medview.core.paths.atomic_write_bytes`): a crash or a kill leaves the previous file
+or the whole new one, never half of one (leftover ``.*.part`` files from a killed export are
+removed by the next). The source DICOM is only read. With ``anonymize`` every object, the
+JSON and the PDF are de-identified with one UID map (:mod:`.anonymize`), and de-identified
+copies of the source images are written to ``images/`` so the SR's and SEG's references
+resolve inside the export.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
+
+from medview.core.errors import MedviewError
+from medview.core.paths import atomic_write_bytes
+from medview.reports.anonymize import UidMap, anonymize_model, deidentify
+from medview.reports.json_report import report_json
+from medview.reports.model import ReportModel
+from medview.reports.sources import SourceImages
+
+log = logging.getLogger("medview.reports.export")
+
+FORMATS = ("sr", "seg", "pdf", "json")
+FILE_NAMES = {"sr": "report-sr.dcm", "seg": "report-seg.dcm", "pdf": "report.pdf",
+              "json": "report.json"}  # fmt: skip
+IMAGES_DIR = "images"
+_LEFTOVER = re.compile(r"\..+\.part")
+
+
+@dataclass
+class ExportResult:
+    """What was written where."""
+
+    files: dict[str, Path] = field(default_factory=dict)
+    images: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    sr_uid: str = ""
+    seg_uid: str = ""
+
+
+def parse_formats(text: str | Iterable[str]) -> tuple[str, ...]:
+    """``"sr,seg"`` -> ``("sr", "seg")``; unknown names raise :class:`MedviewError`."""
+    names = [n.strip().lower() for n in (text.split(",") if isinstance(text, str) else text)]
+    names = [n for n in names if n]
+    unknown = [n for n in names if n not in FORMATS]
+    if unknown or not names:
+        raise MedviewError(f"--format takes a comma-separated list of {', '.join(FORMATS)}")
+    return tuple(dict.fromkeys(names))
+
+
+def _dicom_bytes(ds: Dataset) -> bytes:
+    buffer = io.BytesIO()
+    pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def _remove_leftovers(folder: Path) -> None:
+    for path in [folder, folder / IMAGES_DIR]:
+        if path.is_dir():
+            for leftover in path.iterdir():
+                if leftover.is_file() and _LEFTOVER.fullmatch(leftover.name):
+                    leftover.unlink(missing_ok=True)
+
+
+def export_report(
+    model: ReportModel,
+    sources: SourceImages,
+    out_dir: Path,
+    formats: Iterable[str] = FORMATS,
+    *,
+    anonymize: bool = False,
+    salt: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ExportResult:
+    """Write the report of ``model`` on ``sources`` into ``out_dir`` (created if needed).
+
+    Parameters
+    ----------
+    formats
+        Any of ``sr``, ``seg``, ``pdf``, ``json``. The SR references the SEG's segments only
+        when the SEG is exported with it; otherwise its regions are SCOORD3D.
+    anonymize
+        De-identify everything (PS3.15 Annex E, see :mod:`medview.reports.anonymize`).
+    salt
+        Secret for the UID map (random when None).
+
+    Raises
+    ------
+    MedviewError
+        Unknown format, a target that is not a folder, a write error.
+    """
+    from medview.reports.seg import build_seg
+    from medview.reports.sr import build_sr
+
+    formats = parse_formats(list(formats))
+    say = progress or (lambda _message: None)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise MedviewError("exists and is not a folder", out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(out_dir)
+    result = ExportResult()
+    seg = None
+    if "seg" in formats:
+        say("building the segmentation")
+        seg = build_seg(model, sources, series_uid=generate_uid(), sop_uid=generate_uid())
+        if seg is None:
+            result.warnings.append("no reported finding has a mask: no SEG written")
+    sr = None
+    if "sr" in formats:
+        say("building the structured report")
+        sr = build_sr(model, sources, seg, series_uid=generate_uid(), sop_uid=generate_uid())
+    segment_numbers = dict(seg.segment_numbers) if seg else {}
+    exported = model
+    patient_id = ""
+    if anonymize:
+        uids = UidMap(salt, keep=[a.device_uid for a in model.algorithms()])
+        patient_id = uids.pseudonym(model.study.patient_id)
+        for ds in (sr, seg.dataset if seg else None):
+            if ds is not None:
+                deidentify(ds, uids, patient_id)
+        exported = anonymize_model(model, uids, patient_id)
+        say("writing de-identified copies of the source images")
+        for number, path in enumerate(sources.paths, start=1):
+            image = pydicom.dcmread(path)
+            deidentify(image, uids, patient_id)
+            target = out_dir / IMAGES_DIR / f"IM{number:05d}.dcm"
+            _write(target, _dicom_bytes(image))
+            result.images.append(target)
+    objects = {}
+    if seg is not None:
+        result.seg_uid = str(seg.dataset.SOPInstanceUID)
+        target = out_dir / FILE_NAMES["seg"]
+        _write(target, _dicom_bytes(seg.dataset))
+        result.files["seg"] = target
+        objects["seg"] = _describe(seg.dataset, target.name)
+    if sr is not None:
+        result.sr_uid = str(sr.SOPInstanceUID)
+        target = out_dir / FILE_NAMES["sr"]
+        _write(target, _dicom_bytes(sr))
+        result.files["sr"] = target
+        objects["sr"] = _describe(sr, target.name)
+    if "pdf" in formats:
+        say("rendering the PDF")
+        from medview.reports.pdf import render_pdf
+
+        target = out_dir / FILE_NAMES["pdf"]
+        _write(target, render_pdf(exported, sources.volume))
+        result.files["pdf"] = target
+        objects["pdf"] = {"file": target.name}
+    if "json" in formats:
+        target = out_dir / FILE_NAMES["json"]
+        text = report_json(
+            exported, objects=objects, segment_numbers=segment_numbers, anonymized=anonymize
+        )
+        _write(target, text.encode("utf-8"))
+        result.files["json"] = target
+    return result
+
+
+def _describe(ds: Dataset, name: str) -> dict[str, str]:
+    return {
+        "file": name,
+        "sop_class_uid": str(ds.SOPClassUID),
+        "sop_instance_uid": str(ds.SOPInstanceUID),
+        "series_instance_uid": str(ds.SeriesInstanceUID),
+    }
+
+
+def _write(target: Path, payload: bytes) -> None:
+    try:
+        atomic_write_bytes(target, payload)
+    except OSError as exc:
+        raise MedviewError(f"cannot write the report file ({exc})", target) from None

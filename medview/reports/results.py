@@ -1,0 +1,176 @@
+"""Read ``medview run`` output folders (and an optional review file) into reported findings.
+
+A results folder holds ``result.json`` (findings in LPS mm, masks as NIfTI under ``masks/``,
+the plugin and the job's provenance; see ``medview/app/cli_ai.py``). The reader's decisions
+come from ``review.json`` beside it when there is one::
+
+    {"reviewer": "Dr Who",
+     "findings": [{"id": "<job id>/<index>" or the 1-based finding number,
+                   "status": "accepted" | "rejected" | "pending",
+                   "edits": {"label": ..., "center_lps_mm": [...], "size_mm": [...]},
+                   "note": "", "reviewed_at": "<ISO time>", "reviewed_by": "<name>"}]}
+
+(the entries of ``FindingReview.records()`` have this shape). Without a review file every
+finding of ``result.json`` counts as **accepted** by the reader running the export, and the
+audit trail says so. Findings a review leaves pending are not reported.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medview.core.errors import MedviewError
+from medview.imaging.volume import Volume
+from medview.reports.model import (
+    ACCEPTED,
+    PENDING,
+    REJECTED,
+    Algorithm,
+    AuditEvent,
+    ReportedFinding,
+    as_points,
+    now_iso,
+)
+
+RESULT_NAME = "result.json"
+REVIEW_NAME = "review.json"
+IMPLICIT_NOTE = "no review file: every finding accepted by the reader who ran `medview report`"
+
+
+@dataclass
+class LoadedResults:
+    findings: list[ReportedFinding] = field(default_factory=list)
+    audit: list[AuditEvent] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _algorithm(document: dict[str, Any]) -> Algorithm:
+    plugin = document.get("plugin") or {}
+    provenance = document.get("provenance") or {}
+    return Algorithm(
+        plugin_id=str(plugin.get("id") or provenance.get("plugin_id") or "unknown"),
+        name=str(plugin.get("name") or plugin.get("id") or "unknown"),
+        version=str(plugin.get("version") or provenance.get("plugin_version") or "0"),
+        weights_sha256=dict(provenance.get("weights_sha256") or {}),
+        parameters=dict(provenance.get("parameters") or {}),
+        intended_use=str(plugin.get("intended_use") or ""),
+        provenance=provenance,
+    )
+
+
+def _mask(folder: Path, name: str | None, volume: Volume) -> np.ndarray | None:
+    if not name:
+        return None
+    import SimpleITK as sitk
+
+    path = (folder / name).resolve()
+    if folder.resolve() not in path.parents:
+        raise MedviewError(f"mask path {name!r} leaves the results folder", folder)
+    try:
+        mask = Volume.from_sitk(sitk.ReadImage(str(path)))
+    except RuntimeError as exc:
+        raise MedviewError(f"cannot read the mask ({exc})", path) from None
+    if mask.shape != volume.shape or not np.allclose(mask.affine, volume.affine, atol=1e-3):
+        raise MedviewError("the mask is not on the grid of the study's series", path)
+    return np.asarray(mask.array) > 0
+
+
+def _review(folder: Path) -> dict[str, Any] | None:
+    path = folder / REVIEW_NAME
+    if not path.exists():
+        return None
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise MedviewError(f"cannot read the review file ({exc})", path) from None
+    if not isinstance(document, dict) or not isinstance(document.get("findings"), list):
+        raise MedviewError("not a review file (needs a 'findings' list)", path)
+    return document
+
+
+def load_results(folder: Path, volume: Volume, reader: str, study_uid: str = "") -> LoadedResults:
+    """The findings of one ``medview run`` folder, with the reader's decisions applied.
+
+    Raises
+    ------
+    MedviewError
+        No or unreadable ``result.json``, a result for another series, a bad review file.
+    """
+    folder = Path(folder)
+    path = folder / RESULT_NAME
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MedviewError("no result.json: not a `medview run` output folder", folder) from None
+    except (OSError, ValueError) as exc:
+        raise MedviewError(f"cannot read the results ({exc})", path) from None
+    series = (document.get("input") or {}).get("series_uid", "")
+    if series and volume.meta.series_uid and series != volume.meta.series_uid:
+        raise MedviewError(
+            f"these results are for series {series}, not the report's series "
+            f"{volume.meta.series_uid} (use --series)",
+            path,
+        )
+    algorithm = _algorithm(document)
+    job_id = str((document.get("provenance") or {}).get("job_id") or folder.name)
+    review = _review(folder)
+    decisions: dict[str, dict[str, Any]] = {}
+    for entry in (review or {}).get("findings", []):
+        key = entry.get("id")
+        if isinstance(key, int):
+            key = f"{job_id}/{key - 1}"
+        decisions[str(key)] = entry
+    loaded = LoadedResults()
+    when = now_iso()
+    for index, raw in enumerate(document.get("findings") or []):
+        finding_id = f"{job_id}/{index}"
+        decision = decisions.get(finding_id)
+        if decision is None and review is not None:
+            decision = {"status": PENDING}
+        status = str((decision or {}).get("status", ACCEPTED))
+        if status not in (ACCEPTED, REJECTED, PENDING):
+            raise MedviewError(f"finding {finding_id}: unknown status {status!r}", folder)
+        edits = dict((decision or {}).get("edits") or {})
+        who = str((decision or {}).get("reviewed_by") or (review or {}).get("reviewer") or reader)
+        at = str((decision or {}).get("reviewed_at") or when)
+        center = as_points(edits.get("center_lps_mm", raw["center_lps_mm"]))
+        size = as_points(edits.get("size_mm", raw["size_mm"]))
+        bbox = tuple(as_points(c) for c in raw["bbox_lps_mm"])
+        if "center_lps_mm" in edits or "size_mm" in edits:
+            half = np.asarray(size) / 2
+            bbox = (
+                tuple(float(v) for v in np.asarray(center) - half),
+                tuple(float(v) for v in np.asarray(center) + half),
+            )
+        finding = ReportedFinding(
+            id=finding_id,
+            label=str(edits.get("label", raw.get("label", "finding"))),
+            center_lps_mm=center,
+            size_mm=size,
+            bbox_lps_mm=bbox,  # type: ignore[arg-type]
+            code=tuple(raw["code"]) if raw.get("code") else None,  # type: ignore[arg-type]
+            measurements={k: float(v) for k, v in (raw.get("measurements") or {}).items()},
+            score=float(raw["score"]) if raw.get("score") is not None else None,
+            algorithm=algorithm,
+            status=status,
+            decided_by=who if status != PENDING else "",
+            decided_at=at if status != PENDING else "",
+            edits=edits,
+            note=str((decision or {}).get("note", "")),
+            mask=_mask(folder, raw.get("mask"), volume) if status == ACCEPTED else None,
+            study_uid=study_uid or volume.meta.study_uid,
+        )
+        loaded.findings.append(finding)
+        if status == PENDING:
+            loaded.warnings.append(f"finding {finding_id} is still pending review: not reported")
+            continue
+        action = "edit" if edits else ("accept" if status == ACCEPTED else "reject")
+        note = finding.note or ("" if review is not None else IMPLICIT_NOTE)
+        changes = {"status": [PENDING, status], **{k: [raw.get(k), v] for k, v in edits.items()}}
+        loaded.audit.append(AuditEvent(action, who, at, finding_id, changes, note))
+    return loaded
