@@ -10,21 +10,18 @@ machine; see :func:`cjk_font_path` for where it is found.
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import os
 from pathlib import Path
 
 from fpdf import FPDF
 
 from medview.core.errors import MedviewError
+from medview.core.fonts import FONT_ENV, FONT_PACKAGE, bundled_cjk_font
 from medview.imaging.volume import Volume
 from medview.reports.model import DEFAULT_INTENDED_USE, ReportModel
 from medview.reports.pdf_images import key_image
 
-FONT_ENV = "MEDVIEW_CJK_FONT"
 #: pip package shipping WenQuanYi Micro Hei (a pyproject dependency).
-FONT_PACKAGE, FONT_FILE = "paperang_p2_fonts_cjk", "fonts/wqy-microhei.ttc"
 _SYSTEM_FONTS = (
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -79,12 +76,7 @@ def cjk_font_path() -> Path:
     MedviewError
         When none is found (install medview's dependencies or set ``MEDVIEW_CJK_FONT``).
     """
-    candidates = []
-    if os.environ.get(FONT_ENV):
-        candidates.append(Path(os.environ[FONT_ENV]))
-    spec = importlib.util.find_spec(FONT_PACKAGE)  # located, not imported
-    if spec is not None and spec.submodule_search_locations:
-        candidates.append(Path(next(iter(spec.submodule_search_locations))) / FONT_FILE)
+    candidates = [p for p in (bundled_cjk_font(),) if p is not None]
     candidates.extend(Path(p) for p in _SYSTEM_FONTS)
     for path in candidates:
         if path.is_file():

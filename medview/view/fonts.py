@@ -3,20 +3,21 @@
 VTK's text actors use FreeType with three embedded Latin fonts (Arial, Courier, Times): a
 Chinese, Japanese or Korean patient name comes out as empty boxes. A text property can point
 at a font file instead (``VTK_FONT_FILE``), so we look for one that covers CJK: the file named
-by ``MEDVIEW_CJK_FONT``, then a font fontconfig lists as covering Chinese, then well-known system files
+by ``MEDVIEW_CJK_FONT``, then the one medview installs (:mod:`medview.core.fonts`), then a
+font fontconfig lists as covering Chinese, then well-known system files
 (Windows, macOS, Debian/Ubuntu). Qt widgets do not need this: Qt finds fallback fonts itself.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 from vtkmodules.vtkRenderingCore import vtkTextActor
 
+from medview.core.fonts import bundled_cjk_font
 from medview.core.logging import get_logger
 
 _log = get_logger(__name__)
@@ -43,9 +44,9 @@ def needs_fallback(text: str) -> bool:
 @functools.cache
 def cjk_font_file() -> str:
     """Path of a font file covering CJK, or "" when none is found (then boxes, no crash)."""
-    chosen = os.environ.get("MEDVIEW_CJK_FONT", "")
-    if chosen and Path(chosen).is_file():
-        return chosen
+    shipped = bundled_cjk_font()  # MEDVIEW_CJK_FONT, else the font medview installs
+    if shipped is not None:
+        return str(shipped)
     # fc-list, not fc-match: fc-match always answers with its best font, covering or not.
     # One text actor has one font, and a name line holds Latin too (the patient ID), so a font
     # covering both comes first: Droid Sans Fallback, for one, has no Latin letters at all.

@@ -264,7 +264,7 @@ def test_cjk_patient_names_are_drawn_with_a_cjk_font(view, phantom):
     from medview.view.fonts import VTK_FONT_FILE, cjk_font_file
 
     if not cjk_font_file():
-        pytest.skip("no CJK font file on this machine (CI installs fonts-wqy-microhei)")
+        pytest.skip("no CJK font file: medview installs one (paperang-p2-fonts-cjk)")
     pictures = {}
     for name in ("山田^太郎", "李^小龙"):  # same length: boxes would draw them the same
         view.set_volume(phantom.make(patient_name=name, patient_id="X1"))
