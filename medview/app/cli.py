@@ -29,7 +29,7 @@ EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
 COMMANDS = (
-    "demo", "import", "info", "studies", "paths", "gui", "view", "plugins", "run", "report"
+    "demo", "import", "info", "studies", "paths", "gui", "view", "plugins", "run", "report", "pacs"
 )  # fmt: skip
 
 
@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     from medview.app.cli_report import add_commands as add_report  # `report` (issue 8)
 
     add_report(commands)
+    from medview.app.cli_pacs import add_commands as add_pacs  # `pacs` (issue 9)
+
+    add_pacs(commands)
     return parser
 
 

@@ -44,7 +44,7 @@ def setup_logging(level: int = logging.INFO, console: bool = False) -> Path:
     # Library chatter (pydicom's validation warnings, Python warnings) belongs in the log
     # file, not on the user's terminal: medview reports what matters in its own words.
     logging.captureWarnings(True)
-    for name in ("pydicom", "py.warnings"):
+    for name in ("pydicom", "pynetdicom", "py.warnings"):
         library = logging.getLogger(name)
         library.addHandler(file_handler)
         library.propagate = False
