@@ -70,24 +70,10 @@ def load_series(path: Path, series_uid: str = ""):
     MedviewError
         When the path does not exist, holds no image series, or not ``series_uid``.
     """
-    from medview.core.paths import app_dirs
-    from medview.dicom.importer import import_paths
-    from medview.dicom.index import StudyDatabase
     from medview.dicom.loader import load_candidate
-    from medview.dicom.series import group_series
-    from medview.model.opening import pick_main_candidate
+    from medview.model.opening import import_and_choose
 
-    if not path.exists():
-        raise MedviewError("no such file or folder", path)
-    dirs = app_dirs().ensure()
-    with StudyDatabase(dirs.database) as database:
-        summary = import_paths([path], database, dirs=dirs)
-    candidates = [c for group in group_series(summary.headers) for c in group.candidates]
-    if series_uid:
-        candidates = [c for c in candidates if c.series_uid == series_uid]
-        if not candidates:
-            raise MedviewError(f"no series with UID {series_uid} (see `medview info`)", path)
-    return load_candidate(pick_main_candidate(candidates))
+    return load_candidate(import_and_choose(path, series_uid))
 
 
 def run_view(path: Path, series_uid: str, options: ViewOptions) -> int:

@@ -88,6 +88,30 @@ def open_for_viewer(
     return volume
 
 
+def import_and_choose(path: Path, series_uid: str = "") -> Candidate:
+    """Import ``path`` into the local database and pick the series to open.
+
+    ``series_uid`` names it; otherwise the biggest volume (:func:`pick_main_candidate`). For
+    ``medview view``, ``run`` and ``report``, which take a path on the command line.
+
+    Raises
+    ------
+    MedviewError
+        When the path does not exist, holds no image series, or not ``series_uid``.
+    """
+    if not path.exists():
+        raise MedviewError("no such file or folder", path)
+    dirs = app_dirs().ensure()
+    with StudyDatabase(dirs.database) as database:
+        summary = import_paths([path], database, dirs=dirs)
+    candidates = [c for group in group_series(summary.headers) for c in group.candidates]
+    if series_uid:
+        candidates = [c for c in candidates if c.series_uid == series_uid]
+        if not candidates:
+            raise MedviewError(f"no series with UID {series_uid} (see `medview info`)", path)
+    return pick_main_candidate(candidates)
+
+
 def open_series(
     database: StudyDatabase,
     series_uid: str,
