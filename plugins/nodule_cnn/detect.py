@@ -5,6 +5,8 @@ are blended with a taper that favours each window's centre (its border has less 
 Peaks are local maxima of the heatmap (3x3x3), refined to sub-voxel precision by the
 heatmap-weighted centroid of their 3x3x3 neighbourhood; 3D non-maximum suppression drops a
 peak closer to a stronger one than half the stronger one's diameter (at least 4.5 mm).
+Reported diameters go through ``correct_diameter`` (a map fitted on the validation scans,
+``training/fit_size.py``); peaks, NMS and scores use the raw size-head diameter.
 """
 
 from __future__ import annotations
@@ -85,6 +87,13 @@ def predict(
     out[SIZE] = out[SIZE].exp()
     out[MASK] = out[MASK].sigmoid()
     return out[:, : shape[0], : shape[1], : shape[2]].numpy()
+
+
+def correct_diameter(diameter_mm: float, coef: tuple[float, float]) -> float:
+    """Size-head diameter corrected by ``d = exp(c0) * d_head ** c1`` (``coef = (c0, c1)``,
+    fitted on the validation phantoms; ``(0, 1)`` is the identity)."""
+    c0, c1 = coef
+    return float(math.exp(c0 + c1 * math.log(max(diameter_mm, 1e-3))))
 
 
 def find_peaks(

@@ -3,13 +3,14 @@
 ``run``: the input (any orientation, any spacing the manifest accepts) is resampled to the
 canonical 1.5 mm LPS grid, cropped to a cheap lung box, swept by batched overlapping windows
 of the network, and its heatmap peaks (3D NMS) become findings: centre in LPS mm, diameter
-(size head), volume (sphere of that diameter; the mask's volume too), a calibrated score
+(size head, corrected by a map fitted on the validation phantoms), volume (sphere of that diameter; the mask's volume too), a calibrated score
 (Platt scaling fitted on held-out validation phantoms: the estimated probability that the
 candidate is a nodule) and a mask resampled onto the input grid.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -34,6 +35,7 @@ class NoduleCnnDetector:
     def __init__(self) -> None:
         self.net: NoduleNet | None = None
         self.calibration = (1.0, 0.0)
+        self.size_correction = (0.0, 1.0)  # (c0, c1): d = exp(c0) * d_head ** c1
         self.device = "cpu"
         self._last: tuple[int, preprocess.Canonical] | None = None
 
@@ -43,11 +45,13 @@ class NoduleCnnDetector:
         state = {k: v.to("cpu") for k, v in state.items()}
         width = int(state.pop("config.width").item())
         a, b = (float(v) for v in state.pop("calibration"))
+        c0, c1 = (float(v) for v in state.pop("size_correction", torch.tensor([0.0, 1.0])))
         net = NoduleNet(width)
         net.load_state_dict(state)
         self.device = ctx.device
         self.net = net.to(ctx.device).eval()
         self.calibration = (a, b)
+        self.size_correction = (c0, c1)
         if ctx.device == "cpu":
             torch.set_num_threads(max(1, min(torch.get_num_threads(), 4)))
         ctx.log.info("nodule CNN ready on %s (width %d)", ctx.device, width)
@@ -107,11 +111,14 @@ class NoduleCnnDetector:
     def _finding(self, volume, grid, pred, peak, offset, score, masks) -> Finding:
         sp = preprocess.SPACING_MM
         centre = grid.zyx_to_lps(offset + peak.zyx)
-        diameter = float(peak.diameter_mm)
+        diameter = detect.correct_diameter(peak.diameter_mm, self.size_correction)
+        raw = peak.diameter_mm
+        peak = dataclasses.replace(peak, diameter_mm=diameter)  # the mask's reach too
         measurements = {
             "diameter_mm": round(diameter, 2),
             "volume_mm3": round(math.pi / 6.0 * diameter**3, 1),
             "logit": round(peak.logit, 3),
+            "head_diameter_mm": round(raw, 2),
         }
         mask_volume = None
         sub, box = detect.finding_mask(pred, peak, sp)

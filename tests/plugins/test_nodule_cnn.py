@@ -11,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from medview_plugins.nodule_cnn import preprocess  # noqa: E402
+from medview_plugins.nodule_cnn import detect, preprocess  # noqa: E402
 from medview_plugins.nodule_cnn.plugin import NoduleCnnDetector  # noqa: E402
 from medview_plugins.nodule_cnn.training import data, evaluate  # noqa: E402
 
@@ -50,6 +50,15 @@ def test_finds_nodules_in_a_held_out_scan(detector):
     assert int(((result.hit < 0) & confident).sum()) <= 4
     fps, sens, _ = evaluate.froc([result])
     assert evaluate.sensitivity_at(fps, sens, 8.0) >= 0.5
+
+
+def test_diameter_correction_is_loaded(detector):
+    # fitted on the validation seeds by training/fit_size.py, stored in the weights file
+    assert detector.size_correction != (0.0, 1.0)
+    assert detect.correct_diameter(7.5, (0.0, 1.0)) == pytest.approx(7.5)
+    c0, c1 = detector.size_correction
+    small, large = (detect.correct_diameter(d, (c0, c1)) for d in (5.0, 20.0))
+    assert 3.0 < small < large < 40.0
 
 
 def test_orientation_does_not_change_the_canonical_grid():

@@ -10,7 +10,7 @@ checked against ``plugin.toml``), and prints:
   a detection hits a nodule when its centre lies within the nodule's radius; further
   detections of an already found nodule are neither hits nor false positives;
 * sensitivity at 4 FP/scan per nodule type and size bucket (and CPM per group);
-* the diameter error (size head vs truth) of the nodules found at 4 FP/scan;
+* the diameter error (reported diameter vs truth) of the nodules found at 4 FP/scan;
 * seconds per scan; and writes ``training/froc.png``.
 """
 
@@ -69,7 +69,7 @@ class ScanResult:
     seed: int
     scores: np.ndarray  # per detection
     hit: np.ndarray  # per detection: index of the nodule hit, or -1
-    diameters: np.ndarray  # per detection, mm (size head)
+    diameters: np.ndarray  # per detection, mm (reported: size head, corrected)
     kinds: list[str]  # per nodule
     true_diameters: np.ndarray  # per nodule
     seconds: float

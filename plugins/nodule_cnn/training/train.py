@@ -4,7 +4,8 @@ Seeded end to end (data, sampling, initialisation; torch deterministic on CPU wi
 same thread count). Generates or reuses the cached canonical training scans (``data.py``),
 trains the CenterNet-style 3D U-Net on 32^3 patches (1.5 mm voxels) with a penalty-reduced
 focal loss on the centre heatmap, L1 on log diameter and BCE + Dice on the mask, fits the
-score calibration (Platt scaling on the validation seeds), writes ``model.safetensors``,
+score calibration (Platt scaling on the validation seeds) and the diameter correction
+(``fit_size.py``, same validation seeds), writes ``model.safetensors``,
 updates the SHA-256 and size in ``plugin.toml``, and writes ``training/loss.png``.
 Progress (loss, ETA) is printed every 20 steps.
 """
@@ -12,9 +13,7 @@ Progress (loss, ETA) is printed every 20 steps.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
-import re
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from torch.nn import functional as F
 
 from .. import detect
 from ..model import HEATMAP, MASK, SIZE, NoduleNet, normalise
-from . import data
+from . import data, fit_size
 from .pngplot import line_plot
 
 HERE = Path(__file__).resolve().parent
@@ -207,21 +206,12 @@ def main() -> None:
 
     net.eval()
     a, b = calibrate(net, list(data.VALIDATION)[: args.val_scans])
+    c0, c1 = fit_size.fit(net, list(data.VALIDATION)[: args.val_scans])
     state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
     state["calibration"] = torch.tensor([a, b], dtype=torch.float32)
+    state["size_correction"] = torch.tensor([c0, c1], dtype=torch.float32)
     state["config.width"] = torch.tensor([args.width], dtype=torch.int64)
-    from safetensors.torch import save_file
-
-    save_file(state, str(args.out), metadata={"trained_steps": str(args.steps)})
-    payload = args.out.read_bytes()
-    digest = hashlib.sha256(payload).hexdigest()
-    if args.out == PLUGIN / "model.safetensors":
-        toml = PLUGIN / "plugin.toml"
-        text = toml.read_text()
-        text = re.sub(r'sha256 = "[0-9a-f]*"', f'sha256 = "{digest}"', text)
-        text = re.sub(r"size = \d+", f"size = {len(payload)}", text)
-        toml.write_text(text)
-    print(f"wrote {args.out} ({len(payload)} bytes, sha256 {digest})")
+    fit_size.write_weights(state, args.out, {"trained_steps": str(args.steps)})
     print(f"total time {(time.time() - t0) / 60:.1f} min", flush=True)
 
 
