@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from medview.ai.runner import Runner
 from medview.app.ai_dock import AiWiring
+from medview.app.compare_wiring import CompareWiring
 from medview.app.i18n import LANGUAGE_NAMES
 from medview.app.measure_dock import add_measurement_dock
 from medview.app.session_keeper import QtSessionKeeper
@@ -200,6 +201,7 @@ class QtMainWindow(QMainWindow):
             self._build_library(database)
 
         self._build_menu()
+        self._compare = CompareWiring(self, self._mpr, layout, self._view_menu)
         self._measure_dock = add_measurement_dock(self, self._mpr)
         self._ai = AiWiring(
             self, self._mpr, runner, settings.ai_device if settings is not None else "auto"
@@ -375,12 +377,18 @@ class QtMainWindow(QMainWindow):
         return self._sessions
 
     @property
+    def compare(self) -> CompareWiring:
+        """View › Compare original | enhanced (a derived volume next to its source)."""
+        return self._compare
+
+    @property
     def ai(self) -> AiWiring:
         """The AI panel, its runner and the review of its findings."""
         return self._ai
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._ai.shutdown()
+        self._compare.shutdown()
         self._sessions.close()
         self._save_window_state()
         self._jobs.shutdown()
@@ -462,6 +470,7 @@ class QtMainWindow(QMainWindow):
 
     def _build_view_menu(self) -> None:
         view_menu = self.menuBar().addMenu(_tr("&View"))
+        self._view_menu = view_menu
         layouts = view_menu.addMenu(_tr("&Layout"))
         group = QActionGroup(self)
         self._layout_actions: dict[str, QAction] = {}

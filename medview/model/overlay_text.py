@@ -9,11 +9,25 @@ unambiguous for readers in every locale.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable
 
 from medview.imaging.volume import VolumeMeta
 from medview.model.names import format_person_name
 
-__all__ = ["format_age", "format_da", "title_lines"]
+__all__ = [
+    "AI_GENERATED_LINE",
+    "DERIVATION_LINE",
+    "derived_lines",
+    "format_age",
+    "format_da",
+    "title_lines",
+]
+
+#: The first corner line of a derived image (issue 6): a reader must never take an AI
+#: output (super-resolution, a mask) for an acquisition, whatever else is on screen.
+AI_GENERATED_LINE = "AI-GENERATED — not for diagnosis"
+#: The line naming how a derived image was made (``{how}``: VolumeMeta.derivation).
+DERIVATION_LINE = "Derived: {how}"
 
 _AGE_UNITS = {"D", "W", "M", "Y"}
 
@@ -67,3 +81,16 @@ def title_lines(meta: VolumeMeta) -> list[str]:
     if series:
         lines.append(series)
     return lines
+
+
+def derived_lines(meta: VolumeMeta, translate: Callable[[str], str] = str) -> list[str]:
+    """The warning lines heading the top-left corner of a derived image; [] for an original.
+
+    ``translate`` turns the English templates (:data:`AI_GENERATED_LINE`,
+    :data:`DERIVATION_LINE`) into the reader's language before the derivation is filled in
+    (the views pass their Qt translator; this module stays Qt-free).
+    """
+    if not meta.derived:
+        return []
+    how = meta.derivation or "?"
+    return [translate(AI_GENERATED_LINE), translate(DERIVATION_LINE).format(how=how)]

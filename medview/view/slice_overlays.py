@@ -20,9 +20,9 @@ from vtkmodules.vtkRenderingCore import vtkActor2D, vtkPolyDataMapper2D, vtkRend
 
 from medview.imaging.planes import slice_step_mm
 from medview.imaging.volume import Volume
-from medview.model.overlay_text import title_lines
+from medview.model.overlay_text import derived_lines, title_lines
 from medview.view.fonts import set_text
-from medview.view.vtk_widget import TEXT_COLOR, make_text
+from medview.view.vtk_widget import TEXT_COLOR, WARNING_COLOR, make_text
 
 #: The scale bar is at most this fraction of the view width.
 _BAR_FRACTION = 0.25
@@ -107,9 +107,9 @@ class SliceOverlays:
             self.title.SetInput("")
             return
         meta = volume.meta
-        lines = title_lines(meta)
-        if meta.derived:
-            lines.append(_tr("Derived: {how}").format(how=meta.derivation or "?"))
+        # A derived image (AI output) says so first, in the warning colour (issue 6).
+        lines = [*derived_lines(meta, _tr), *title_lines(meta)]
+        self.title.GetTextProperty().SetColor(*(WARNING_COLOR if meta.derived else TEXT_COLOR))
         set_text(self.title, "\n".join(lines))
 
     def update_info(

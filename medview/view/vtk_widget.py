@@ -27,6 +27,8 @@ vtkmodules.qt.PyQtImpl = "PySide6"
 from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor  # noqa: E402
 
 TEXT_COLOR = (1.0, 0.85, 0.3)
+#: Text that must not be missed: the label of an AI-generated (derived) image.
+WARNING_COLOR = (1.0, 0.45, 0.1)
 _TEXT_PLACES = {
     "left": (0.01, 0.5, 0, 1),
     "right": (0.99, 0.5, 2, 1),

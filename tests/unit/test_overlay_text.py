@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from medview.imaging.volume import VolumeMeta
-from medview.model.overlay_text import format_age, format_da, title_lines
+from medview.model.overlay_text import derived_lines, format_age, format_da, title_lines
 
 
 @pytest.mark.parametrize(
@@ -56,3 +56,17 @@ def test_title_lines_read_like_a_workstation():
 def test_missing_parts_are_left_out():
     assert title_lines(VolumeMeta()) == []
     assert title_lines(VolumeMeta(modality="MR")) == ["MR"]
+
+
+def test_derived_images_are_labelled_ai_generated_and_originals_are_not():
+    derived = VolumeMeta(modality="CT", derived=True, derivation="super-resolution x2")
+    assert derived_lines(derived) == [
+        "AI-GENERATED — not for diagnosis",
+        "Derived: super-resolution x2",
+    ]
+    assert derived_lines(VolumeMeta(derived=True))[1] == "Derived: ?"
+    assert derived_lines(VolumeMeta(modality="CT", derivation="ignored")) == []
+    # The view's translator gets the templates, before the derivation is filled in.
+    german = {"Derived: {how}": "Abgeleitet: {how}"}
+    translated = derived_lines(derived, lambda text: german.get(text, text))
+    assert translated[1] == "Abgeleitet: super-resolution x2"

@@ -551,4 +551,43 @@
         <translation>已拒绝</translation>
     </message>
 </context>
+<context>
+    <name>QtCompareView</name>
+    <message>
+        <source>&amp;Compare original | enhanced</source>
+        <translation>对比原始 | 增强(&amp;C)</translation>
+    </message>
+    <message>
+        <source>Axial</source>
+        <translation>轴位</translation>
+    </message>
+    <message>
+        <source>Coronal</source>
+        <translation>冠状位</translation>
+    </message>
+    <message>
+        <source>Sagittal</source>
+        <translation>矢状位</translation>
+    </message>
+    <message>
+        <source>Plane:</source>
+        <translation>平面：</translation>
+    </message>
+    <message>
+        <source>Back to MPR (Esc)</source>
+        <translation>返回 MPR (Esc)</translation>
+    </message>
+    <message>
+        <source>Back to MPR</source>
+        <translation>返回 MPR</translation>
+    </message>
+    <message>
+        <source>Original</source>
+        <translation>原始图像</translation>
+    </message>
+    <message>
+        <source>AI-generated — not an original acquisition</source>
+        <translation>AI 生成，并非原始采集</translation>
+    </message>
+</context>
 </TS>
