@@ -3,7 +3,7 @@
 Composition only (issue 4): the panel (view) talks to a :class:`~medview.ai.runner.Runner`
 (Qt-free, owns discovery) and a :class:`~medview.model.review.FindingReview`; its signals move
 the crosshair to a finding, draw the findings and the overlay in the views, and open derived
-volumes as series.
+volumes as series or save them as DICOM (:mod:`medview.app.derived_export`, issue 6).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow
 
 from medview.ai.registry import PluginRegistry
 from medview.ai.runner import Runner
+from medview.app.derived_export import DerivedExport
 from medview.core.logging import get_logger
 from medview.imaging.volume import Volume
 from medview.model.review import FindingReview
@@ -46,6 +47,11 @@ class AiWiring(QObject):
         self.panel.findings_changed.connect(self._draw_findings)
         self.panel.overlay_changed.connect(self._draw_overlay)
         self.panel.open_volume.connect(window.show_volume)  # a derived series, labelled so
+        # Save as DICOM…; then imported, when the window has a study database.
+        has_database = getattr(window, "importer", None) is not None
+        self.export = DerivedExport(
+            window, self.panel, window.import_paths if has_database else None
+        )
         self.dock = QDockWidget(_tr("AI"), window)
         self.dock.setObjectName("ai-dock")
         self.dock.setWidget(self.panel)
@@ -79,5 +85,6 @@ class AiWiring(QObject):
         self.panel.republish()
 
     def shutdown(self) -> None:
+        self.export.shutdown()
         self.panel.shutdown()
         self.runner.shutdown()

@@ -118,8 +118,12 @@ def _template(volume: Volume, source: VolumeMeta, description: str, series_numbe
     ds.PatientBirthDate = ""
     ds.PatientSex = ""
     ds.StudyInstanceUID = source.study_uid or meta.study_uid or generate_uid()
-    ds.StudyDate = ds.InstanceCreationDate
-    ds.StudyTime = ds.InstanceCreationTime
+    # The study's own date when known: a derived series joins its study, it does not start
+    # one (a PACS would otherwise show one study with two dates).
+    ds.StudyDate = source.study_date or meta.study_date or ds.InstanceCreationDate
+    ds.StudyTime = "" if (source.study_date or meta.study_date) else ds.InstanceCreationTime
+    if source.study_description or meta.study_description:
+        ds.StudyDescription = source.study_description or meta.study_description
     ds.ReferringPhysicianName = ""
     ds.StudyID = ""
     ds.AccessionNumber = ""

@@ -82,12 +82,16 @@ class QtAiPanel(QWidget):
         The overlay Volume (or None) and its :class:`OverlayStyle`.
     open_volume(object)
         A derived Volume the user asked to open as a series.
+    save_volume(object)
+        A derived Volume the user asked to save as a DICOM series
+        (:meth:`derived_source` gives the series it was computed from).
     """
 
     finding_activated = Signal(object)
     findings_changed = Signal(object, object)
     overlay_changed = Signal(object, object)
     open_volume = Signal(object)
+    save_volume = Signal(object)
 
     def __init__(
         self,
@@ -103,7 +107,8 @@ class QtAiPanel(QWidget):
         self._jobs: list[Job] = []
         self._bars: dict[str, QProgressBar] = {}
         self._overlays: list[tuple[str, Overlay]] = []
-        self._derived: list[tuple[str, Volume]] = []
+        # (label, derived volume, the job's input volume: the original it came from)
+        self._derived: list[tuple[str, Volume, Volume]] = []
         self._finding_ids: list[str] = []
         self._bridge = QtAiBridge(self)
         self._bridge.state_changed.connect(self._on_job_changed)
@@ -243,6 +248,10 @@ class QtAiPanel(QWidget):
         self._opacity.setValue(round(opacity * 100))
         self._threshold.setValue(round(threshold_fraction * 100))
 
+    def derived_source(self, volume: Volume) -> Volume | None:
+        """The series a derived volume was computed from (the job's input), if listed here."""
+        return next((source for _, v, source in self._derived if v is volume), None)
+
     def shutdown(self) -> None:
         """Cancel what runs (the window closes); the runner is the owner's to shut down."""
         self._clock.stop()
@@ -340,9 +349,13 @@ class QtAiPanel(QWidget):
         self._derived_choice = QComboBox(box)
         open_button = QPushButton(_tr("Open as a series"), box)
         open_button.clicked.connect(self._on_open_derived)
+        self._save_button = QPushButton(_tr("Save as DICOM…"), box)
+        self._save_button.setEnabled(False)  # until a job returns a derived volume
+        self._save_button.clicked.connect(self._on_save_derived)
         row = QHBoxLayout()
         row.addWidget(self._derived_choice, 1)
         row.addWidget(open_button)
+        row.addWidget(self._save_button)
         form.addRow(_tr("Derived"), row)
         return box
 
@@ -435,8 +448,9 @@ class QtAiPanel(QWidget):
                     )
             for volume in result.volumes:
                 label = f"{job.manifest.name}: {volume.meta.series_description or 'derived'}"
-                self._derived.append((label, volume))
+                self._derived.append((label, volume, job.volume))
                 self._derived_choice.addItem(label)
+                self._save_button.setEnabled(True)
             self._status.setText(
                 _tr("{plugin}: {count} finding(s) in {seconds:.1f} s on {device}.").format(
                     plugin=job.manifest.name,
@@ -536,6 +550,11 @@ class QtAiPanel(QWidget):
         index = self._derived_choice.currentIndex()
         if 0 <= index < len(self._derived):
             self.open_volume.emit(self._derived[index][1])
+
+    def _on_save_derived(self) -> None:
+        index = self._derived_choice.currentIndex()
+        if 0 <= index < len(self._derived):
+            self.save_volume.emit(self._derived[index][1])
 
 
 __all__ = ["DEVICES", "QtAiPanel", "finding_diameter"]
