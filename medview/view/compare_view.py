@@ -188,10 +188,9 @@ class QtCompareView(QWidget):
         """
         self._original, self._enhanced = original, enhanced
         how = enhanced.meta.derivation or enhanced.meta.series_description
-        # In the corner on three short lines: the top-left corner text and the orientation
-        # letter share the top edge with it.
-        corner = _tr_vtk("AI-generated —\nnot an original acquisition")
-        set_text(self._corner["enhanced"], f"{corner}\n{how}" if how else corner)
+        # In the corner on two short lines: the top-left corner text (which names the
+        # derivation) and the orientation letter share the top edge with it.
+        set_text(self._corner["enhanced"], _tr_vtk("AI-generated —\nnot an original acquisition"))
         header = _tr("AI-generated — not an original acquisition")
         self._headers["enhanced"].setText(f"{header}: {how}" if how else header)
         self._syncing = True
