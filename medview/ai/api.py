@@ -446,6 +446,36 @@ class Plugin(Protocol):
 
 
 @dataclass(frozen=True)
+class ExplainPatch:
+    """A model input around one finding, for explainers that work locally (added in 1.0,
+    optional: see :attr:`ExplainHook.patch_for`).
+
+    Attributes
+    ----------
+    input
+        ``torch.Tensor`` of shape ``(1, C, D, H, W)`` on the plugin's device: exactly a model
+        input (normalised as the model expects), cut from the plugin's own internal grid and
+        padded with ``background`` where the patch leaves the scan.
+    target
+        ``target(output) -> tensor (N,)``: for a batch of model outputs, the scalar to
+        attribute for this finding in each batch item (e.g. a heatmap logit at its centre).
+    to_volume
+        ``to_volume(attribution) -> Volume``: an attribution of the input's spatial shape
+        (``(D, H, W)``, or with leading batch/channel axes of size 1) as a float32 ``Volume``
+        with the patch's own exact LPS geometry (not the input grid: resample it with
+        SimpleITK through the two Volumes' geometry to put it there).
+    background
+        The model-input value of "nothing here" (air for CT): the padding value, and the
+        natural baseline for Integrated Gradients or occlusion.
+    """
+
+    input: Any
+    target: Callable[[Any], Any]
+    to_volume: Callable[[Any], Volume]
+    background: float = 0.0
+
+
+@dataclass(frozen=True)
 class ExplainHook:
     """What a detection plugin offers to be explained (by Captum, in an explanation plugin).
 
@@ -461,12 +491,27 @@ class ExplainHook:
     to_volume
         ``to_volume(attribution_tensor, volume) -> Volume`` mapping an attribution back to
         the input grid (so the overlay lands where the finding is).
+    patch_for
+        Optional (``None``: not offered). ``patch_for(volume, finding, size_vox) ->
+        ExplainPatch``: a cubic model input of about ``size_vox`` voxels a side centred on
+        ``finding``, with its target and its geometry, so an explainer can work on a local
+        patch instead of the whole preprocessed volume.
+    detect
+        Optional (``None``: not offered). ``detect(volume, ctx) -> Result``: run the plugin's
+        own detection with its default parameters (progress and cancel through ``ctx``), so
+        an explanation plugin can find the findings it explains.
+    cam_layer
+        Optional: the name (as in ``module.named_modules()``) of the layer the plugin
+        suggests for Grad-CAM; ``""`` when it suggests none.
     """
 
     module: Any
     preprocess: Callable[[Volume], Any]
     target_for: Callable[[Finding], Any]
     to_volume: Callable[[Any, Volume], Volume]
+    patch_for: Callable[[Volume, Finding, int], ExplainPatch] | None = None
+    detect: Callable[[Volume, RunContext], Result] | None = None
+    cam_layer: str = ""
 
 
 @runtime_checkable

@@ -335,12 +335,15 @@ class Runner:
         The target stays in the prepared-plugin cache; with a cache capacity of at least 2
         it is not released while the explanation runs.
         """
-        self.registry.require(plugin_id)
+        manifest = self.registry.require(plugin_id)
         entry = self.cache.acquire((plugin_id, ctx.device))
         try:
             if entry.plugin is None:
                 plugin = self.registry.create(plugin_id)
-                plugin.prepare(ctx)
+                # The target loads its own weights: a context on its manifest, same job/device.
+                plugin.prepare(
+                    JobContext(ctx._job, manifest, ctx.device, ctx.tile_scale, ctx.mixed_precision)
+                )
                 entry.plugin = plugin
             hook_of = getattr(entry.plugin, "explainable", None)
             if not callable(hook_of):

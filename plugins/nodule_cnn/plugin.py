@@ -13,14 +13,24 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
 import torch
 
-from medview.ai.api import ExplainHook, Finding, Params, Result, RunContext
+from medview.ai.api import (
+    ExplainHook,
+    ExplainPatch,
+    Finding,
+    Params,
+    Result,
+    RunContext,
+    resolve_params,
+)
+from medview.ai.manifest import load_manifest
 from medview.core.errors import PluginError
-from medview.imaging.volume import Volume
+from medview.imaging.volume import Volume, VolumeMeta
 
 from . import detect, preprocess
 from .model import HEATMAP, NoduleNet, normalise
@@ -29,6 +39,13 @@ from .model import HEATMAP, NoduleNet, normalise
 LUNG_NODULE = ("27925004", "SCT", "Nodule")
 #: Smallest physical extent along every axis, mm: refuses single images and thin slabs.
 MIN_EXTENT_MM = 40.0
+#: This plugin's manifest (the parameter defaults ``ExplainHook.detect`` runs with).
+MANIFEST = Path(__file__).resolve().with_name("plugin.toml")
+#: Layer suggested to Grad-CAM: the decoder block at half resolution (3 mm cells), deep
+#: enough to be semantic, fine enough to point inside a small nodule.
+CAM_LAYER = "dec1"
+#: Air, -1000 HU, in the network's input units (the patch padding and the IG baseline).
+AIR_INPUT = float(normalise(torch.tensor(-1000.0)))
 
 
 class NoduleCnnDetector:
@@ -104,9 +121,12 @@ class NoduleCnnDetector:
         )
 
     def _canonical(self, volume: Volume) -> preprocess.Canonical:
-        if self._last is None or self._last[0] != id(volume):
-            self._last = (id(volume), preprocess.canonical(volume))
-        return self._last[1]
+        # Read once, return what was read: an explanation may use this instance beside a run.
+        last = self._last
+        if last is None or last[0] != id(volume):
+            last = (id(volume), preprocess.canonical(volume))
+            self._last = last
+        return last[1]
 
     def _finding(self, volume, grid, pred, peak, offset, score, masks) -> Finding:
         sp = preprocess.SPACING_MM
@@ -159,7 +179,11 @@ class NoduleCnnDetector:
     # -- explanation --------------------------------------------------------------------------
     def explainable(self) -> ExplainHook:
         """Captum hook: input = the normalised canonical lung crop (1, 1, z, y, x), padded to
-        a multiple of 8; target = the heatmap logit at the finding's centre voxel."""
+        a multiple of 8; target = the heatmap logit at the finding's centre voxel.
+
+        Also offers ``patch_for`` (a local cube on the canonical grid around one finding,
+        with its exact LPS geometry), ``detect`` (``run`` with the manifest defaults) and
+        ``cam_layer`` (:data:`CAM_LAYER`)."""
         if self.net is None:
             raise RuntimeError("explainable() before prepare()")
 
@@ -199,7 +223,62 @@ class NoduleCnnDetector:
                 sitk.GetArrayFromImage(out), derived=True, derivation="nodule CNN attribution"
             )
 
-        return ExplainHook(self.net, preprocess_fn, target_for, to_volume)
+        return ExplainHook(
+            self.net,
+            preprocess_fn,
+            target_for,
+            to_volume,
+            patch_for=self._patch_for,
+            detect=self._detect,
+            cam_layer=CAM_LAYER,
+        )
+
+    def _patch_for(self, volume: Volume, finding: Finding, size_vox: int = 64) -> ExplainPatch:
+        """A cube of ``size_vox`` (rounded up to a multiple of 8) canonical voxels centred on
+        the finding's centre voxel, cut from the whole canonical grid (not only the lung
+        box) and padded with air; target = the heatmap logit at the cube's centre voxel."""
+        if self.net is None:
+            raise RuntimeError("patch_for() before prepare()")
+        can = self._canonical(volume)
+        grid = can.volume
+        size = max(8, 8 * math.ceil(int(size_vox) / 8))
+        centre = np.round(grid.lps_to_zyx(finding.center_lps_mm)).astype(int)
+        start = centre - size // 2
+        hu = np.full((size, size, size), -1000.0, dtype=np.float32)
+        lo = np.clip(start, 0, grid.shape)
+        hi = np.clip(start + size, 0, grid.shape)
+        if np.all(hi > lo):
+            src = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+            dst = tuple(
+                slice(int(a - s0), int(b - s0)) for a, b, s0 in zip(lo, hi, start, strict=True)
+            )
+            hu[dst] = grid.array[src]
+        x = normalise(torch.from_numpy(hu))[None, None].to(self.device)
+        c = size // 2
+        origin = grid.zyx_to_lps(start.astype(float))  # LPS of the patch's voxel (0, 0, 0)
+        spacing, direction = grid.spacing, grid.direction
+
+        def target(out: torch.Tensor) -> torch.Tensor:
+            return out[:, HEATMAP, c, c, c]
+
+        def to_volume(attribution) -> Volume:
+            att = attribution.detach().float().cpu().numpy().reshape(hu.shape)
+            meta = VolumeMeta(
+                modality=volume.meta.modality,
+                study_uid=volume.meta.study_uid,
+                frame_of_reference_uid=volume.meta.frame_of_reference_uid,
+                units="attribution",
+                derived=True,
+                derivation="nodule CNN attribution (canonical patch)",
+            )
+            return Volume(att.astype(np.float32), spacing, tuple(origin), direction, meta)
+
+        return ExplainPatch(x, target, to_volume, background=AIR_INPUT)
+
+    def _detect(self, volume: Volume, ctx: RunContext, params: Params | None = None) -> Result:
+        """``run`` with the manifest's defaults (overridden by ``params``)."""
+        manifest = load_manifest(MANIFEST)
+        return self.run(volume, resolve_params(manifest.parameters, params), ctx)
 
 
 def check_input(volume: Volume) -> None:

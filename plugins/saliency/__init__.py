@@ -1,0 +1,1 @@
+"""See plugin.toml and MODEL_CARD.md."""

@@ -1,0 +1,202 @@
+"""The Captum calls: one attribution map for one finding's patch, any model.
+
+Every method explains the scalar ``patch.target(module(x))`` (for the nodule detector: the
+centre-heatmap logit at the finding's centre voxel) with respect to the patch ``x``:
+
+* ``ig``: :class:`captum.attr.IntegratedGradients` from a baseline (air, i.e. the hook's
+  ``background`` everywhere, or the patch blurred with a Gaussian) to the input, ``n_steps``
+  Gauss-Legendre points, ``internal_batch_size`` evaluations at a time (bounded memory).
+* ``gradcam``: a class-activation map on one layer, upsampled trilinearly to the patch by
+  ``LayerAttribution.interpolate``. ``cam_weights = "elementwise"`` (default): HiResCAM
+  (Draelos and Carin, 2020), ``ReLU(sum_c dy/dA_c * A_c)`` voxel by voxel
+  (:class:`captum.attr.LayerGradientXActivation` summed over channels); ``"pooled"``: classic
+  Grad-CAM, :class:`captum.attr.LayerGradCam`, ``ReLU(sum_c mean(dy/dA_c) * A_c)``. For a
+  dense-prediction network explained at one output voxel the classic pooling spreads the
+  weights over the whole patch and the map stops pointing at the finding (MODEL_CARD.md);
+  the element-wise form keeps it within the target's receptive field.
+* ``smoothgrad``: :class:`captum.attr.NoiseTunnel` over :class:`captum.attr.Saliency`
+  (mean absolute input gradient over noisy copies of the patch).
+* ``occlusion``: :class:`captum.attr.Occlusion`, cubes of air slid over the patch; the map is
+  the drop of the target when a voxel's cube is occluded (model-agnostic).
+
+Only the input gradient is needed: parameter gradients are switched off while attributing
+(restored afterwards), which saves about a third of the backward pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+from captum.attr import (
+    IntegratedGradients,
+    LayerAttribution,
+    LayerGradCam,
+    LayerGradientXActivation,
+    NoiseTunnel,
+    Occlusion,
+    Saliency,
+)
+from torch.nn import functional as F
+
+from medview.ai.api import ExplainPatch
+from medview.core.errors import PluginError
+
+METHODS = ("ig", "gradcam", "smoothgrad", "occlusion")
+#: Methods whose maps are signed (the others are >= 0).
+SIGNED = ("ig", "occlusion")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Method and its parameters (the plugin's manifest parameters of the same names)."""
+
+    method: str = "gradcam"
+    n_steps: int = 32
+    internal_batch_size: int = 4
+    baseline: str = "air"
+    blur_sigma_mm: float = 6.0
+    smoothgrad_samples: int = 16
+    smoothgrad_noise: float = 0.1
+    layer: str = "auto"
+    cam_weights: str = "elementwise"
+    occlusion_window: int = 16
+    occlusion_stride: int = 16
+
+    def as_dict(self) -> dict:
+        """The parameters that matter for ``method`` (for the result's metadata)."""
+        keys = {
+            "ig": ("n_steps", "internal_batch_size", "baseline")
+            + (("blur_sigma_mm",) if self.baseline == "blur" else ()),
+            "gradcam": ("layer", "cam_weights"),
+            "smoothgrad": ("smoothgrad_samples", "smoothgrad_noise", "internal_batch_size"),
+            "occlusion": ("occlusion_window", "occlusion_stride", "internal_batch_size"),
+        }[self.method]
+        return {"method": self.method, **{k: getattr(self, k) for k in keys}}
+
+
+@contextlib.contextmanager
+def input_gradients_only(module: torch.nn.Module) -> Iterator[None]:
+    """Parameters frozen (no weight gradients) for the duration; flags restored after."""
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        with torch.enable_grad():
+            yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+def resolve_layer(module: torch.nn.Module, name: str, suggested: str = "") -> tuple[str, object]:
+    """(name, layer) for Grad-CAM: ``name``, or for ``"auto"`` the hook's suggestion, else the
+    last 3D convolution with a spatial kernel (a 1x1x1 output head is not a feature map)."""
+    modules = dict(module.named_modules())
+    if name in ("", "auto"):
+        name = suggested
+        if not name:
+            convs = [
+                n
+                for n, m in modules.items()
+                if isinstance(m, torch.nn.Conv3d) and max(m.kernel_size) > 1
+            ]
+            if not convs:
+                raise PluginError("Grad-CAM needs a layer name: the model has no 3D convolution")
+            name = convs[-1]
+    if name not in modules or not name:
+        known = ", ".join(n for n in modules if n)[:300]
+        raise PluginError(f"the model has no layer {name!r} for Grad-CAM (it has: {known})")
+    return name, modules[name]
+
+
+def gaussian_blur(x: torch.Tensor, sigma_vox: tuple[float, float, float]) -> torch.Tensor:
+    """Separable Gaussian blur of a (N, C, D, H, W) tensor, edges replicated."""
+    out = x
+    for axis, sigma in enumerate(sigma_vox):
+        if sigma <= 0:
+            continue
+        radius = max(1, int(math.ceil(3 * sigma)))
+        t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+        kernel = torch.exp(-0.5 * (t / sigma) ** 2)
+        kernel = kernel / kernel.sum()
+        shape = [1, 1, 1, 1, 1]
+        shape[2 + axis] = kernel.numel()
+        pad = [0, 0, 0, 0, 0, 0]
+        pad[2 * (2 - axis)] = pad[2 * (2 - axis) + 1] = radius  # F.pad: last axis first
+        channels = out.shape[1]
+        weight = kernel.reshape(shape).repeat(channels, 1, 1, 1, 1)
+        out = F.conv3d(F.pad(out, pad, mode="replicate"), weight, groups=channels)
+    return out
+
+
+def attribute(
+    module: torch.nn.Module,
+    patch: ExplainPatch,
+    settings: Settings,
+    spacing_mm: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    cam_layer: str = "",
+    check: Callable[[], None] | None = None,
+) -> torch.Tensor:
+    """The attribution map of ``patch``, shape (D, H, W), float32, on the patch's device.
+
+    ``spacing_mm`` is the patch's (i, j, k) voxel size (for the blur baseline);
+    ``cam_layer`` the hook's suggested Grad-CAM layer; ``check`` is called before every
+    model evaluation (raise there to cancel).
+    """
+    x = patch.input.detach().float()
+
+    def forward(inp: torch.Tensor) -> torch.Tensor:
+        if check is not None:
+            check()
+        return patch.target(module(inp)).float()
+
+    batch = max(1, int(settings.internal_batch_size))
+    method = settings.method
+    with input_gradients_only(module):
+        if method == "ig":
+            if settings.baseline == "blur":
+                sigma = tuple(settings.blur_sigma_mm / s for s in spacing_mm)[::-1]  # z, y, x
+                base = gaussian_blur(x, sigma)
+            else:
+                base = torch.full_like(x, float(patch.background))
+            att = IntegratedGradients(forward).attribute(
+                x, baselines=base, n_steps=int(settings.n_steps), internal_batch_size=batch
+            )
+        elif method == "gradcam":
+            _, layer = resolve_layer(module, settings.layer, cam_layer)
+            inp = x.clone().requires_grad_(True)  # the layer's output must join the graph
+            if settings.cam_weights == "pooled":
+                cam = LayerGradCam(forward, layer).attribute(inp, relu_attributions=True)
+            else:
+                cam = LayerGradientXActivation(forward, layer).attribute(inp)
+                cam = cam.sum(dim=1, keepdim=True).clamp_min(0.0)
+            att = LayerAttribution.interpolate(cam, tuple(x.shape[2:]), "trilinear")
+        elif method == "smoothgrad":
+            stdev = float(settings.smoothgrad_noise) * float(x.max() - x.min())
+            att = NoiseTunnel(Saliency(forward)).attribute(
+                x,
+                nt_type="smoothgrad",
+                nt_samples=int(settings.smoothgrad_samples),
+                nt_samples_batch_size=batch,
+                stdevs=stdev,
+            )
+        elif method == "occlusion":
+            w = min(int(settings.occlusion_window), *x.shape[2:])
+            s = min(int(settings.occlusion_stride), w)
+            att = Occlusion(forward).attribute(
+                x,
+                sliding_window_shapes=(x.shape[1], w, w, w),
+                strides=(x.shape[1], s, s, s),
+                baselines=float(patch.background),
+                perturbations_per_eval=batch,
+            )
+        else:
+            raise PluginError(f"unknown explanation method {method!r} (one of {METHODS})")
+    att = att.detach().float()
+    if att.shape[1] > 1:
+        att = att.sum(dim=1, keepdim=True)  # several input channels: one map
+    return att[0, 0]

@@ -1,0 +1,77 @@
+"""Time to explain one finding (issue 7): Integrated Gradients, 32 steps, 64^3 patch, CPU.
+
+Run with: ``.venv/bin/python -m pytest tests/benchmarks/test_saliency_speed.py -m benchmark -s``
+
+Prints, for one nodule of a phantom on the CPU (1 and 2 threads): one forward + backward pass of
+the detector on the 64^3 patch (the baseline, measured in the same run), Integrated
+Gradients at 32 steps for a few internal batch sizes (seconds and the ratio to the
+baseline), and Grad-CAM. The issue's target is <= 15 s for IG on the 2-core CPU; the figure
+depends on what else the machine runs. Never asserts a time.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("captum")
+
+from medview_plugins.nodule_cnn.plugin import NoduleCnnDetector  # noqa: E402
+from medview_plugins.nodule_cnn.training.evaluate import LocalContext  # noqa: E402
+from medview_plugins.saliency import methods  # noqa: E402
+from medview_plugins.saliency.plugin import explain_finding  # noqa: E402
+
+from medview.ai.api import Finding  # noqa: E402
+from medview.imaging.phantom import PhantomSpec, make_phantom  # noqa: E402
+
+pytestmark = pytest.mark.benchmark
+THREADS = (1, 2)
+
+
+def test_integrated_gradients_speed_on_one_finding():
+    volume, truth = make_phantom(PhantomSpec(size=256, slices=120, pixel_spacing=1.4))
+    nodule = max(truth, key=lambda n: n.diameter_mm)
+    centre = tuple(nodule.center_lps)
+    finding = Finding("lung nodule", 1.0, centre, (centre, centre), (0.0, 0.0, 0.0))
+    threads = torch.get_num_threads()
+    detector = NoduleCnnDetector()
+    detector.prepare(LocalContext())
+    try:
+        hook = detector.explainable()
+        patch = hook.patch_for(volume, finding, 64)  # also resamples (not timed below)
+        for count in THREADS:
+            torch.set_num_threads(count)
+            base = _forward_backward(hook, patch)
+            print(f"\nCPU, {count} thread(s), 64^3 patch: one forward + backward {base:.2f} s")
+            for batch in (4, 8):
+                settings = methods.Settings(method="ig", n_steps=32, internal_batch_size=batch)
+                start = time.perf_counter()
+                explain_finding(hook, volume, finding, settings, 64)
+                seconds = time.perf_counter() - start
+                print(f"Integrated Gradients, 32 steps, internal batch {batch}: {seconds:6.2f} s "
+                      f"({seconds / base:.1f} x one forward + backward; target <= 15 s)")  # fmt: skip
+        for name, settings in (
+            ("Grad-CAM (element-wise, dec1)", methods.Settings(method="gradcam")),
+            ("SmoothGrad, 16 samples", methods.Settings(method="smoothgrad")),
+        ):
+            start = time.perf_counter()
+            explain_finding(hook, volume, finding, settings, 64)
+            seconds = time.perf_counter() - start
+            print(f"{name}, {THREADS[-1]} thread(s): {seconds:.2f} s ({seconds / base:.1f} x)")
+    finally:
+        detector.release()
+        torch.set_num_threads(threads)
+
+
+def _forward_backward(hook, patch) -> float:
+    """Seconds of one forward + backward pass (input gradient only), after a warm-up."""
+    net = hook.module
+    with methods.input_gradients_only(net):
+        for _ in range(2):
+            x = patch.input.detach().clone().requires_grad_(True)
+            start = time.perf_counter()
+            torch.autograd.grad(patch.target(net(x)).sum(), x)
+            seconds = time.perf_counter() - start
+    return seconds
