@@ -156,8 +156,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if job.state is not JobState.SUCCEEDED or job.result is None:
         raise PluginError(f"{manifest.name} failed: {job.error}")
     written = write_outputs(args.out, job, volume, args.path)
-    findings = len(job.result.findings)
-    print(f"{findings} finding(s); results in {written / RESULT_NAME}")
+    result = job.result
+    parts = [f"{len(result.findings)} finding(s)"]
+    if result.overlays:
+        parts.append(f"{len(result.overlays)} overlay(s)")
+    if result.volumes:  # derived series (e.g. super-resolution): say where they went
+        parts.append(f"{len(result.volumes)} derived series under {written / 'volumes'}")
+    print(f"{', '.join(parts)}; results in {written / RESULT_NAME}")
     return 0
 
 

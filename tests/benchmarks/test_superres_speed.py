@@ -10,6 +10,7 @@ the study on a 2-core CPU; <= 10 s for the study on a GPU. Never asserts a time.
 
 from __future__ import annotations
 
+import resource
 import time
 
 import numpy as np
@@ -57,9 +58,11 @@ def test_through_x2_of_the_demo_study():
     torch.set_num_threads(2)
     volume, _ = make_phantom(PhantomSpec())  # what `medview demo` writes: 512x512x300
     net = load_generators("through-x2")["gan"].to(DEVICE)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux: KiB)
     start = time.perf_counter()
     out = infer.super_resolve(volume, net, "through", DEVICE)
     seconds = time.perf_counter() - start
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()
     with torch.inference_mode():
         for j in range(0, volume.shape[1], 16):
@@ -69,5 +72,7 @@ def test_through_x2_of_the_demo_study():
     print(
         f"\nthrough-plane x2 of {volume.shape} -> {out.shape} on {DEVICE}: {seconds:.1f} s"
         f" ({seconds / 60:.2f} min); linear interpolation alone {linear:.1f} s"
-        f" (ratio {seconds / linear:.0f}x)"
+        f" (ratio {seconds / linear:.0f}x); process peak RSS {rss_before:.0f} MiB before,"
+        f" {rss_after:.0f} MiB after (input {volume.array.nbytes / 2**20:.0f} MiB,"
+        f" output {out.array.nbytes / 2**20:.0f} MiB)"
     )
