@@ -36,7 +36,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     report.add_argument("--out", metavar="DIR", type=Path, required=True, help="target folder")
     report.add_argument(
-        "--format", default="sr,seg,pdf,json", help="comma-separated: sr, seg, pdf, json"
+        "--format",
+        default="sr,seg,pm,pdf,json",
+        help="comma-separated: sr, seg, pm (parametric maps of saliency explanations), pdf, json",
     )
     report.add_argument("--reader", default="", help="the reader's name (DICOM PN: Family^Given)")
     report.add_argument("--organization", default="", help="the reader's organisation")

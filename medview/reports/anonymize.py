@@ -103,9 +103,14 @@ def deidentify(ds: Dataset, uids: UidMap, patient_id: str = "") -> Dataset:
     ``patient_id`` replaces Patient ID (the same pseudonym in every object of an export).
     """
     ds.remove_private_tags()
+    had_context = "AcquisitionContextSequence" in ds
     uids.cleaned.clear()  # ids are only unique while their objects live: per call
     _clean(ds, uids)
     uids.cleaned.clear()
+    if had_context:
+        # Type 2 in the Acquisition Context Module (Parametric Map, enhanced images): the
+        # profile removes it (X); zero-length (Z) keeps the object valid and says nothing.
+        ds.AcquisitionContextSequence = []
     if "PatientID" in ds:
         ds.PatientID = patient_id or ANONYMOUS
     if "PatientName" in ds:

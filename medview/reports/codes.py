@@ -20,6 +20,9 @@ PRIVATE_SCHEME = "99MEDVIEW"
 NODULE = CodedConcept("27925004", "SCT", "Nodule")
 #: Finding site of the chest CT findings: SNOMED CT "Lung" (39607008).
 LUNG = CodedConcept("39607008", "SCT", "Lung")
+#: Anatomic region of a chest CT's frames (Frame Anatomy, PS3.3 C.7.6.16.2.8): SNOMED CT
+#: "Chest" (51185008), an unpaired region (Frame Laterality U).
+CHEST = CodedConcept("51185008", "SCT", "Chest")
 #: Segmented Property Category for lesions (PS3.16 CID 7150): "Morphologically Abnormal Structure".
 ABNORMAL_STRUCTURE = CodedConcept("49755003", "SCT", "Morphologically Abnormal Structure")
 #: Procedure reported (TID 1500 row 4). LOINC 25045-6 "CT unspecified body region".
@@ -44,6 +47,19 @@ SCORE_BANDS = {
     "intermediate": CodedConcept("AISCOREMID", PRIVATE_SCHEME, "AI score 0.5 to 0.8"),
     "high": CodedConcept("AISCOREHIGH", PRIVATE_SCHEME, "AI score 0.8 or above"),
 }
+
+#: Quantity of an attribution map (Parametric Map Real World Value Mapping, PS3.16 CID 7180):
+#: DCM 130402 "Class activation" (the issue's "Class Activation": how much each voxel
+#: contributed to the detector's score for the finding), and its more specific child for
+#: Grad-CAM, DCM 130403 "Gradient-weighted class activation". (DCM 130404 "Saliency" exists
+#: as well; medview names every method's map by the class activation it explains.)
+CLASS_ACTIVATION = CodedConcept("130402", "DCM", "Class activation")
+GRADCAM_ACTIVATION = CodedConcept("130403", "DCM", "Gradient-weighted class activation")
+#: Concept name of the SR IMAGE item that points from a finding's measurement group to the
+#: Parametric Map explaining it: DCM 130401 "Visual explanation" says exactly that. (DCM
+#: 121112 "Source of Measurement" would claim the group's values were measured on the map;
+#: they were measured on the CT.)
+VISUAL_EXPLANATION = CodedConcept("130401", "DCM", "Visual explanation")
 
 #: UCUM units (PS3.16 CID 7181 and friends).
 MM = CodedConcept("mm", "UCUM", "millimeter")

@@ -1,12 +1,12 @@
-"""Export a report: SR, SEG, PDF and JSON into a folder, each file written atomically.
+"""Export a report: SR, SEG, Parametric Maps, PDF and JSON into a folder, written atomically.
 
 Every file is written to a temporary name in the target folder, fsynced and renamed
 (:func:`medview.core.paths.atomic_write_bytes`): a crash or a kill leaves the previous file
 or the whole new one, never half of one (leftover ``.*.part`` files from a killed export are
 removed by the next). The source DICOM is only read. With ``anonymize`` every object, the
 JSON and the PDF are de-identified with one UID map (:mod:`.anonymize`), and de-identified
-copies of the source images are written to ``images/`` so the SR's and SEG's references
-resolve inside the export.
+copies of the source images are written to ``images/`` so the SR's, SEG's and maps'
+references resolve inside the export.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from medview.reports.sources import SourceImages
 
 log = logging.getLogger("medview.reports.export")
 
-FORMATS = ("sr", "seg", "pdf", "json")
+FORMATS = ("sr", "seg", "pm", "pdf", "json")
 FILE_NAMES = {"sr": "report-sr.dcm", "seg": "report-seg.dcm", "pdf": "report.pdf",
               "json": "report.json"}  # fmt: skip
 IMAGES_DIR = "images"
@@ -47,6 +47,8 @@ class ExportResult:
     warnings: list[str] = field(default_factory=list)
     sr_uid: str = ""
     seg_uid: str = ""
+    #: Finding id -> SOP Instance UID of the Parametric Map explaining it (format ``pm``).
+    pm_uids: dict[str, str] = field(default_factory=dict)
 
 
 def parse_formats(text: str | Iterable[str]) -> tuple[str, ...]:
@@ -88,8 +90,10 @@ def export_report(
     Parameters
     ----------
     formats
-        Any of ``sr``, ``seg``, ``pdf``, ``json``. The SR references the SEG's segments only
-        when the SEG is exported with it; otherwise its regions are SCOORD3D.
+        Any of ``sr``, ``seg``, ``pm``, ``pdf``, ``json``. The SR references the SEG's
+        segments only when the SEG is exported with it; otherwise its regions are SCOORD3D.
+        ``pm``: one Parametric Map ``report-pm-NNN.dcm`` per reported finding with an
+        attribution map (:mod:`.pmap`); the SR's group of that finding names it.
     anonymize
         De-identify everything (PS3.15 Annex E, see :mod:`medview.reports.anonymize`).
     salt
@@ -100,6 +104,8 @@ def export_report(
     MedviewError
         Unknown format, a target that is not a folder, a write error.
     """
+    from medview.reports.pmap import build_pmaps
+    from medview.reports.pmap import file_names as pm_file_names
     from medview.reports.seg import build_seg
     from medview.reports.sr import build_sr
 
@@ -117,17 +123,23 @@ def export_report(
         seg = build_seg(model, sources, series_uid=generate_uid(), sop_uid=generate_uid())
         if seg is None:
             result.warnings.append("no reported finding has a mask: no SEG written")
+    pmaps = {}
+    if "pm" in formats:
+        say("building the parametric maps of the explanations")
+        pmaps = build_pmaps(model, sources)
     sr = None
     if "sr" in formats:
         say("building the structured report")
-        sr = build_sr(model, sources, seg, series_uid=generate_uid(), sop_uid=generate_uid())
+        sr = build_sr(
+            model, sources, seg, series_uid=generate_uid(), sop_uid=generate_uid(), pmaps=pmaps
+        )
     segment_numbers = dict(seg.segment_numbers) if seg else {}
     exported = model
     patient_id = ""
     if anonymize:
         uids = UidMap(salt, keep=[a.device_uid for a in model.algorithms()])
         patient_id = uids.pseudonym(model.study.patient_id)
-        for ds in (sr, seg.dataset if seg else None):
+        for ds in (sr, seg.dataset if seg else None, *pmaps.values()):
             if ds is not None:
                 deidentify(ds, uids, patient_id)
         exported = anonymize_model(model, uids, patient_id)
@@ -145,6 +157,13 @@ def export_report(
         _write(target, _dicom_bytes(seg.dataset))
         result.files["seg"] = target
         objects["seg"] = _describe(seg.dataset, target.name)
+    for (finding_id, pm), name in zip(pmaps.items(), pm_file_names(pmaps).values(), strict=True):
+        result.pm_uids[finding_id] = str(pm.SOPInstanceUID)
+        target = out_dir / name
+        _write(target, _dicom_bytes(pm))
+        kind = target.stem.removeprefix("report-")  # pm-001, ...
+        result.files[kind] = target
+        objects[kind] = {**_describe(pm, target.name), "finding_id": finding_id}
     if sr is not None:
         result.sr_uid = str(sr.SOPInstanceUID)
         target = out_dir / FILE_NAMES["sr"]

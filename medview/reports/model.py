@@ -175,6 +175,31 @@ class AuditEvent:
 
 
 @dataclass(frozen=True, eq=False)
+class Explanation:
+    """An attribution map that explains one finding (an explanation plugin's overlay).
+
+    Attributes
+    ----------
+    name
+        The overlay's name in ``result.json`` (``saliency-<method>-finding-NNN``).
+    method
+        ``ig``, ``gradcam``, ``smoothgrad``, ``occlusion`` (or another plugin's method name).
+    array
+        Float32 ``(z, y, x)`` attribution on the report's image grid.
+    description
+        The overlay's description (what the values mean).
+    summary
+        The plugin's per-finding numbers (peak in LPS mm, positive fractions, seconds).
+    """
+
+    name: str
+    method: str
+    array: np.ndarray
+    description: str = ""
+    summary: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
 class ReportedFinding:
     """One finding in the report, with the reader's decision and the algorithm behind it.
 
@@ -194,6 +219,8 @@ class ReportedFinding:
         The algorithm that proposed it (None: drawn by the reader).
     mask
         Boolean ``(z, y, x)`` mask on the report's image grid, or None.
+    explanation
+        The attribution map explaining it (exported as a Parametric Map), or None.
     """
 
     id: str
@@ -215,6 +242,7 @@ class ReportedFinding:
     study_uid: str = ""
     #: Explicit Tracking UID (a de-identified copy keeps its remapped UID here); "" derives it.
     uid: str = ""
+    explanation: Explanation | None = None
 
     @property
     def reported(self) -> bool:
@@ -271,6 +299,13 @@ class ReportedFinding:
             "note": self.note,
             "tracking_uid": self.tracking_uid,
             "has_mask": self.mask is not None,
+            "explanation": None
+            if self.explanation is None
+            else {
+                "overlay": self.explanation.name,
+                "method": self.explanation.method,
+                "summary": _jsonable(dict(self.explanation.summary)),
+            },
         }
 
 

@@ -13,6 +13,12 @@ come from ``review.json`` beside it when there is one::
 (the entries of ``FindingReview.records()`` have this shape). Without a review file every
 finding of ``result.json`` counts as **accepted** by the reader running the export, and the
 audit trail says so. Findings a review leaves pending are not reported.
+
+An explanation plugin's folder (``medview.saliency``) also lists, in
+``metadata.explanations``, the overlay that explains each finding (``{"finding": <1-based
+number>, "overlay": <name in "overlays">, ...numbers}``); an accepted finding gets that
+attribution map as its :class:`~medview.reports.model.Explanation` (exported as a DICOM
+Parametric Map, :mod:`medview.reports.pmap`).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from medview.reports.model import (
     REJECTED,
     Algorithm,
     AuditEvent,
+    Explanation,
     ReportedFinding,
     as_points,
     now_iso,
@@ -63,21 +70,54 @@ def _algorithm(document: dict[str, Any]) -> Algorithm:
     )
 
 
-def _mask(folder: Path, name: str | None, volume: Volume) -> np.ndarray | None:
-    if not name:
-        return None
+def _on_grid(folder: Path, name: str, volume: Volume, what: str) -> np.ndarray:
+    """The NIfTI ``name`` in ``folder`` as an array, checked to lie on ``volume``'s grid."""
     import SimpleITK as sitk
 
     path = (folder / name).resolve()
     if folder.resolve() not in path.parents:
-        raise MedviewError(f"mask path {name!r} leaves the results folder", folder)
+        raise MedviewError(f"{what} path {name!r} leaves the results folder", folder)
     try:
-        mask = Volume.from_sitk(sitk.ReadImage(str(path)))
+        image = Volume.from_sitk(sitk.ReadImage(str(path)))
     except RuntimeError as exc:
-        raise MedviewError(f"cannot read the mask ({exc})", path) from None
-    if mask.shape != volume.shape or not np.allclose(mask.affine, volume.affine, atol=1e-3):
-        raise MedviewError("the mask is not on the grid of the study's series", path)
-    return np.asarray(mask.array) > 0
+        raise MedviewError(f"cannot read the {what} ({exc})", path) from None
+    if image.shape != volume.shape or not np.allclose(image.affine, volume.affine, atol=1e-3):
+        raise MedviewError(f"the {what} is not on the grid of the study's series", path)
+    return np.asarray(image.array)
+
+
+def _mask(folder: Path, name: str | None, volume: Volume) -> np.ndarray | None:
+    if not name:
+        return None
+    return _on_grid(folder, name, volume, "mask") > 0
+
+
+def _explanations(document: dict[str, Any]) -> dict[int, tuple[dict[str, Any], dict[str, Any]]]:
+    """1-based finding number -> (its ``metadata.explanations`` entry, its overlay entry)."""
+    overlays = {str(o.get("name")): o for o in document.get("overlays") or []}
+    out = {}
+    for entry in (document.get("metadata") or {}).get("explanations") or []:
+        overlay = overlays.get(str(entry.get("overlay")))
+        if overlay is not None and overlay.get("file") and isinstance(entry.get("finding"), int):
+            out[entry["finding"]] = (entry, overlay)
+    return out
+
+
+def _explanation(
+    folder: Path, document: dict[str, Any], entry: dict[str, Any], overlay: dict[str, Any],
+    volume: Volume,
+) -> Explanation:  # fmt: skip
+    settings = (document.get("metadata") or {}).get("method") or {}
+    name = str(overlay["name"])
+    # The plugin names its overlays saliency-<method>-finding-NNN (plugins/saliency).
+    fallback = name.split("-")[1] if name.count("-") >= 2 else "unknown"
+    return Explanation(
+        name=name,
+        method=str(settings.get("method") or fallback),
+        array=_on_grid(folder, str(overlay["file"]), volume, "overlay").astype(np.float32),
+        description=str(overlay.get("description") or ""),
+        summary={k: v for k, v in entry.items() if k not in ("finding", "overlay")},
+    )
 
 
 def _review(folder: Path) -> dict[str, Any] | None:
@@ -125,6 +165,7 @@ def load_results(folder: Path, volume: Volume, reader: str, study_uid: str = "")
         if isinstance(key, int):
             key = f"{job_id}/{key - 1}"
         decisions[str(key)] = entry
+    explanations = _explanations(document)
     loaded = LoadedResults()
     when = now_iso()
     for index, raw in enumerate(document.get("findings") or []):
@@ -164,6 +205,9 @@ def load_results(folder: Path, volume: Volume, reader: str, study_uid: str = "")
             note=str((decision or {}).get("note", "")),
             mask=_mask(folder, raw.get("mask"), volume) if status == ACCEPTED else None,
             study_uid=study_uid or volume.meta.study_uid,
+            explanation=_explanation(folder, document, *explanations[index + 1], volume)
+            if status == ACCEPTED and index + 1 in explanations
+            else None,
         )
         loaded.findings.append(finding)
         if status == PENDING:

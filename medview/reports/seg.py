@@ -12,6 +12,7 @@ MANUAL for a reader's own finding (no algorithm).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import highdicom as hd
@@ -67,8 +68,17 @@ def _description(number: int, finding: ReportedFinding) -> hd.seg.SegmentDescrip
     )
 
 
-def contributing_equipment(model: ReportModel) -> list[hd.ContributingEquipment]:
-    """One item per algorithm (IHE AIR): manufacturer, model name, software version."""
+def _algorithms(source: ReportModel | Sequence[Algorithm]) -> list[Algorithm]:
+    return source.algorithms() if isinstance(source, ReportModel) else list(source)
+
+
+def contributing_equipment(
+    model: ReportModel | Sequence[Algorithm],
+) -> list[hd.ContributingEquipment]:
+    """One item per algorithm (IHE AIR): manufacturer, model name, software version.
+
+    ``model``: a report (its algorithms) or the algorithms themselves.
+    """
     return [
         hd.ContributingEquipment(
             manufacturer=algorithm.manufacturer[:64] or "unknown",
@@ -77,15 +87,15 @@ def contributing_equipment(model: ReportModel) -> list[hd.ContributingEquipment]
             software_versions=algorithm.version[:64],
             contribution_description=_contribution(algorithm),
         )
-        for algorithm in model.algorithms()
+        for algorithm in _algorithms(model)
     ]
 
 
-def add_device_uids(dataset, model: ReportModel) -> None:
+def add_device_uids(dataset, model: ReportModel | Sequence[Algorithm]) -> None:
     """Device UID (0018,1002) in each Contributing Equipment item: changes with the weights."""
     # highdicom adds items of its own (the source images' scanner, itself): match ours by
     # their Contribution Description.
-    by_description = {_contribution(a): a for a in model.algorithms()}
+    by_description = {_contribution(a): a for a in _algorithms(model)}
     for item in dataset.get("ContributingEquipmentSequence", []):
         algorithm = by_description.get(str(item.get("ContributionDescription", "")))
         if algorithm is not None:

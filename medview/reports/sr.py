@@ -19,12 +19,14 @@ Content (PS3.16):
 - Verification Flag UNVERIFIED until the reader finalises, then VERIFIED with the Verifying
   Observer Sequence (PS3.3 C.17.2.1); Completion Flag COMPLETE, Preliminary Flag FINAL only
   when verified.
+- A finding explained by an attribution map (issue 7) names its Parametric Map with an IMAGE
+  item DCM 130401 "Visual explanation" in its group (:func:`.pmap.explanation_item`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import highdicom as hd
@@ -34,6 +36,7 @@ from pydicom.sr.codedict import codes as dcm_codes
 
 from medview.reports import codes
 from medview.reports.model import Algorithm, ReportedFinding, ReportModel, stable_uid
+from medview.reports.pmap import explanation_item
 from medview.reports.seg import SegResult, add_device_uids, contributing_equipment
 from medview.reports.sources import SourceImages
 
@@ -221,9 +224,20 @@ def build_sr(
     series_uid: str,
     sop_uid: str,
     series_number: int = 902,
+    pmaps: Mapping[str, Dataset] | None = None,
 ) -> hd.sr.Comprehensive3DSR:
-    """The TID 1500 report of ``model`` as a Comprehensive 3D SR."""
-    groups: list[Any] = [_finding_group(f, sources, seg) for f in model.reported_findings()]
+    """The TID 1500 report of ``model`` as a Comprehensive 3D SR.
+
+    ``pmaps``: finding id -> the Parametric Map explaining it (:mod:`.pmap`); the finding's
+    group then holds an IMAGE item "Visual explanation" naming it, and it joins the evidence.
+    """
+    pmaps = pmaps or {}
+    groups: list[Any] = []
+    for finding in model.reported_findings():
+        group = _finding_group(finding, sources, seg)
+        if finding.id in pmaps:
+            group[0].ContentSequence.append(explanation_item(pmaps[finding.id]))
+        groups.append(group)
     for number, record in enumerate(model.measurements, start=1):
         group = _measurement_group(record, number, sources)
         if group is not None:
@@ -238,6 +252,7 @@ def build_sr(
     evidence: list[Dataset] = list(library) or [sources.datasets[0]]
     if seg is not None:
         evidence.append(seg.dataset)
+    evidence.extend(pmaps.values())
     sr = hd.sr.Comprehensive3DSR(
         evidence=evidence,
         content=report,
