@@ -5,7 +5,8 @@ why); the parameter form is generated from the manifest; Run submits to the Qt-f
 :class:`~medview.ai.runner.Runner` and returns at once. The job table shows state, a progress
 bar, elapsed time and a Cancel button; findings of finished jobs are listed for review
 (accept, reject, move to the crosshair, relabel), clicking one takes every view there;
-overlays get a colour map, opacity and threshold; derived volumes open as a new series.
+overlays get a colour map, opacity, threshold and sign mode, and a saliency overlay follows
+the selected finding and method (issue 7); derived volumes open as a new series.
 All runner callbacks arrive through :class:`~medview.view.qt_ai.QtAiBridge` on this thread.
 """
 
@@ -37,11 +38,13 @@ from medview.ai.jobs import FINAL, Job, JobState
 from medview.ai.runner import Runner
 from medview.core.errors import MedviewError
 from medview.imaging.volume import Volume
+from medview.model.overlay_display import threshold_value
 from medview.model.review import FindingReview, ReviewedFinding
 from medview.view.finding_markers import Marker
 from medview.view.overlay_layer import COLOUR_MAPS, OverlayStyle
 from medview.view.param_form import QtParamForm
 from medview.view.qt_ai import QtAiBridge
+from medview.view.saliency_controls import QtSaliencyControls
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 _JOB_COLUMNS = ("Plugin", "State", "Progress", "Time", "")
@@ -232,16 +235,25 @@ class QtAiPanel(QWidget):
     def show_overlay(self, index: int) -> None:
         self._overlay_choice.setCurrentIndex(index + 1)  # entry 0 is "None"
 
+    @property
+    def saliency(self) -> QtSaliencyControls:
+        """Sign mode and saliency method controls (issue 7)."""
+        return self._saliency
+
+    def shown_overlay(self) -> int:
+        """Row of the overlay shown (in :meth:`overlay_names`), -1 for none."""
+        return self._overlay_choice.currentIndex() - 1
+
     def overlay_style(self) -> OverlayStyle:
         overlay = self._chosen_overlay()
         value_range = overlay.value_range if overlay is not None else (0.0, 1.0)
-        low, high = value_range
-        threshold = low + (high - low) * self._threshold.value() / 100.0
+        sign = self._saliency.sign()
         return OverlayStyle(
             colour_map=self._colour_map.currentText(),
             opacity=self._opacity.value() / 100.0,
-            threshold=threshold,
+            threshold=threshold_value(value_range, sign, self._threshold.value() / 100.0),
             value_range=value_range,
+            sign=sign,
         )
 
     def set_overlay_controls(self, opacity: float, threshold_fraction: float) -> None:
@@ -326,7 +338,7 @@ class QtAiPanel(QWidget):
         return box
 
     def _build_overlay_box(self) -> QGroupBox:
-        box = QGroupBox(_tr("Overlays and derived series"), self)
+        box = self._overlay_box = QGroupBox(_tr("Overlays and derived series"), self)
         form = QFormLayout(box)
         self._overlay_choice = QComboBox(box)
         self._overlay_choice.addItem(_tr("None"))
@@ -346,6 +358,12 @@ class QtAiPanel(QWidget):
         self._threshold.setValue(50)
         self._threshold.valueChanged.connect(self._emit_overlay)
         form.addRow(_tr("Threshold"), self._threshold)
+        self._saliency = QtSaliencyControls(box)
+        self._saliency.sign_changed.connect(self._emit_overlay)
+        self._saliency.method_changed.connect(self._follow_saliency)
+        form.addRow(_tr("Show"), self._saliency.sign_combo)
+        form.addRow(_tr("Method"), self._saliency.method_combo)
+        form.setRowVisible(self._saliency.method_combo, False)  # until a saliency result
         self._derived_choice = QComboBox(box)
         open_button = QPushButton(_tr("Open as a series"), box)
         open_button.clicked.connect(self._on_open_derived)
@@ -436,6 +454,7 @@ class QtAiPanel(QWidget):
             result = job.result
             if result.findings:
                 self._review.add_result(result)
+            first = len(self._overlays)
             for overlay in result.overlays:
                 label = f"{job.manifest.name}: {overlay.name}"
                 self._overlays.append((label, overlay))
@@ -446,6 +465,10 @@ class QtAiPanel(QWidget):
                         overlay.description,
                         Qt.ItemDataRole.ToolTipRole,
                     )
+            keys = range(first, len(self._overlays))
+            if self._saliency.add_result(job.id, result, keys):
+                self._overlay_box.layout().setRowVisible(self._saliency.method_combo, True)
+                self._follow_saliency()
             for volume in result.volumes:
                 label = f"{job.manifest.name}: {volume.meta.series_description or 'derived'}"
                 self._derived.append((label, volume, job.volume))
@@ -523,6 +546,7 @@ class QtAiPanel(QWidget):
         self._emit_findings()
         if finding_id is not None:
             self.finding_activated.emit(self._review.get(finding_id).center_lps_mm)
+            self._follow_saliency()
 
     def _on_finding_edited(self, item: QTableWidgetItem) -> None:
         if item.column() == 0 and item.row() < len(self._finding_ids):
@@ -545,6 +569,14 @@ class QtAiPanel(QWidget):
         self.overlay_changed.emit(
             overlay.volume if overlay is not None else None, self.overlay_style()
         )
+
+    def _follow_saliency(self) -> None:
+        """Show the chosen method's saliency overlay of the selected finding (issue 7)."""
+        finding_id = self.selected_finding()
+        finding = self._review.get(finding_id) if finding_id is not None else None
+        row = self._saliency.row_to_show(finding, self.shown_overlay())
+        if row is not None:
+            self.show_overlay(row)
 
     def _on_open_derived(self) -> None:
         index = self._derived_choice.currentIndex()

@@ -5,8 +5,10 @@ resliced with the same reslice axes as the grey image, so both stay in register 
 (oblique too), mapped through a colour table whose values below the threshold are transparent,
 and drawn a little towards the camera so it is never hidden by the image it covers.
 
-:class:`OverlayStyle` is what the AI panel's controls set (colour map, opacity, threshold);
-:class:`SliceOverlayLayer` owns the VTK pipeline of one view. GUI thread only.
+:class:`OverlayStyle` is what the AI panel's controls set (colour map, opacity, threshold and,
+for signed maps such as saliency, the sign mode of :mod:`medview.model.overlay_display`:
+positive part only, magnitude, or both signs); :class:`SliceOverlayLayer` owns the VTK
+pipeline of one view. GUI thread only.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from vtkmodules.vtkCommonCore import vtkLookupTable
+from vtkmodules.vtkCommonCore import VTK_FLOAT, vtkLookupTable
 from vtkmodules.vtkCommonMath import vtkMatrix4x4
 from vtkmodules.vtkImagingCore import vtkImageMapToColors, vtkImageReslice
+from vtkmodules.vtkImagingMath import vtkImageMathematics
 from vtkmodules.vtkRenderingCore import vtkImageActor, vtkRenderer
 
 from medview.imaging.volume import Volume
+from medview.model.overlay_display import SIGN_MODES, display_range
 from medview.view.vtk_bridge import volume_to_vtk_image
 
 #: Colour maps offered: name -> anchor colours from low to high (RGB 0..1).
@@ -44,15 +48,36 @@ class OverlayStyle:
     opacity
         0..1 for the coloured pixels.
     threshold
-        Values below it are not drawn (in the overlay's units).
+        Values below it are not drawn (in the overlay's units; for a signed map shown as
+        "absolute" or "signed", magnitudes below it).
     value_range
-        Values mapped to the ends of the colour map.
+        The overlay's value range; the colour map spans
+        :func:`~medview.model.overlay_display.display_range` of it.
+    sign
+        One of :data:`~medview.model.overlay_display.SIGN_MODES`: "positive" (negative values
+        not drawn), "absolute" (the magnitude) or "signed" (both signs over the colour map).
+        The same for a map that is never negative.
     """
 
     colour_map: str = "hot"
     opacity: float = 0.5
     threshold: float = 0.5
     value_range: tuple[float, float] = (0.0, 1.0)
+    sign: str = "positive"
+
+    def __post_init__(self) -> None:
+        if self.sign not in SIGN_MODES:
+            raise ValueError(f"unknown overlay sign mode {self.sign!r}")
+
+    @property
+    def signed_map(self) -> bool:
+        """Whether the overlay has negative values (the sign mode matters)."""
+        return self.value_range[0] < 0.0
+
+    @property
+    def shown_range(self) -> tuple[float, float]:
+        """The values at the ends of the colour map (after taking the magnitude, if so)."""
+        return display_range(self.value_range, self.sign)
 
 
 def colour_table(style: OverlayStyle) -> np.ndarray:
@@ -61,9 +86,17 @@ def colour_table(style: OverlayStyle) -> np.ndarray:
     positions = np.linspace(0.0, 1.0, len(anchors))
     t = np.linspace(0.0, 1.0, _TABLE_SIZE)
     rgb = np.stack([np.interp(t, positions, anchors[:, c]) for c in range(3)], axis=1)
-    low, high = style.value_range
+    low, high = style.shown_range
     values = low + t * (high - low)
-    alpha = np.where(values >= style.threshold, float(np.clip(style.opacity, 0.0, 1.0)), 0.0)
+    if style.signed_map and style.sign == "signed":
+        drawn = np.abs(values) >= style.threshold
+    else:
+        drawn = values >= style.threshold
+    if style.signed_map:
+        # Zero is "no evidence" (and everything outside the explained patch): never coloured.
+        step = (high - low) / (_TABLE_SIZE - 1)
+        drawn &= np.abs(values) > step / 2.0
+    alpha = np.where(drawn, float(np.clip(style.opacity, 0.0, 1.0)), 0.0)
     return np.column_stack([rgb, alpha])
 
 
@@ -76,8 +109,16 @@ class SliceOverlayLayer:
         self._reslice.SetOutputDimensionality(2)
         self._reslice.SetInterpolationModeToLinear()
         self._reslice.SetOutputDirection(1, 0, 0, 0, 1, 0, 0, 0, 1)
+        # Float output with NaN outside the overlay's grid: NaN maps to a transparent colour
+        # in every sign mode (a "below the range" background would turn opaque under |v|).
+        self._reslice.SetOutputScalarType(VTK_FLOAT)
+        self._reslice.SetBackgroundLevel(float("nan"))
+        self._magnitude = vtkImageMathematics()  # the "absolute" sign mode
+        self._magnitude.SetOperationToAbsoluteValue()
+        self._magnitude.SetInputConnection(self._reslice.GetOutputPort())
         self._table = vtkLookupTable()
         self._table.SetNumberOfTableValues(_TABLE_SIZE)
+        self._table.SetNanColor(0.0, 0.0, 0.0, 0.0)
         self._colours = vtkImageMapToColors()
         self._colours.SetLookupTable(self._table)
         self._colours.SetOutputFormatToRGBA()
@@ -103,20 +144,20 @@ class SliceOverlayLayer:
             self.actor.VisibilityOff()
             return
         self._reslice.SetInputData(volume_to_vtk_image(volume))
-        # Outside the overlay's grid: the bottom of the range, i.e. transparent.
-        self._reslice.SetBackgroundLevel(self.style.value_range[0] - 1.0)
         self.actor.VisibilityOn()
 
     def set_style(self, style: OverlayStyle) -> None:
         self.style = style
-        low, high = style.value_range
+        magnitude = style.signed_map and style.sign == "absolute"
+        source = self._magnitude if magnitude else self._reslice
+        self._colours.SetInputConnection(source.GetOutputPort())
+        low, high = style.shown_range
         self._table.SetTableRange(low, high if high > low else low + 1e-6)
         for index, rgba in enumerate(colour_table(style)):
             self._table.SetTableValue(index, *(float(v) for v in rgba))
         self._table.SetBelowRangeColor(0.0, 0.0, 0.0, 0.0)
         self._table.UseBelowRangeColorOn()
         self._table.Modified()
-        self._reslice.SetBackgroundLevel(low - 1.0)
 
     def set_output(self, spacing: float, origin: tuple[float, float], size: tuple[int, int]):
         """The same output grid as the view's grey-image reslice."""
