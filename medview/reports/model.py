@@ -26,6 +26,14 @@ from medview import __version__
 ACCEPTED, REJECTED, PENDING = "accepted", "rejected", "pending"
 LANGUAGES = ("en", "zh")
 
+#: Explanation methods of the saliency plugin (``medview.saliency``), as people read them.
+METHOD_NAMES = {
+    "ig": "Integrated Gradients",
+    "gradcam": "Grad-CAM",
+    "smoothgrad": "SmoothGrad",
+    "occlusion": "Occlusion",
+}
+
 #: Shown on every report (the project's intended-use statement, README "not a medical device").
 DEFAULT_INTENDED_USE = (
     "medview is research software for decision support; it is not a medical device. "
@@ -190,6 +198,11 @@ class Explanation:
         The overlay's description (what the values mean).
     summary
         The plugin's per-finding numbers (peak in LPS mm, positive fractions, seconds).
+    parameters
+        The method's parameters as the plugin recorded them (``result.json``
+        ``metadata.method`` without its ``method`` key), for the report's provenance.
+    plugin_id, plugin_version
+        The explanation plugin that computed the map ("" when not known).
     """
 
     name: str
@@ -197,6 +210,33 @@ class Explanation:
     array: np.ndarray
     description: str = ""
     summary: Mapping[str, Any] = field(default_factory=dict)
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    plugin_id: str = ""
+    plugin_version: str = ""
+
+    @property
+    def method_name(self) -> str:
+        """The method as people read it ("Grad-CAM", "Integrated Gradients", ...)."""
+        return METHOD_NAMES.get(self.method, self.method)
+
+    def parameter_strings(self) -> list[str]:
+        """The method's parameters as ``name=value`` texts, sorted by name."""
+        return [
+            f"{k}={json.dumps(v) if not isinstance(v, str) else v}"
+            for k, v in sorted(self.parameters.items())
+        ]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The map's description without its values (the JSON report's ``explanation``)."""
+        return {
+            "overlay": self.name,
+            "method": self.method,
+            "method_name": self.method_name,
+            "parameters": _jsonable(dict(self.parameters)),
+            "plugin_id": self.plugin_id,
+            "plugin_version": self.plugin_version,
+            "summary": _jsonable(dict(self.summary)),
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -299,13 +339,7 @@ class ReportedFinding:
             "note": self.note,
             "tracking_uid": self.tracking_uid,
             "has_mask": self.mask is not None,
-            "explanation": None
-            if self.explanation is None
-            else {
-                "overlay": self.explanation.name,
-                "method": self.explanation.method,
-                "summary": _jsonable(dict(self.explanation.summary)),
-            },
+            "explanation": None if self.explanation is None else self.explanation.as_dict(),
         }
 
 

@@ -34,17 +34,10 @@ from pydicom.uid import generate_uid
 
 from medview import __version__
 from medview.reports import codes
-from medview.reports.model import ReportedFinding, ReportModel
+from medview.reports.model import METHOD_NAMES, ReportedFinding, ReportModel
 from medview.reports.seg import add_device_uids, contributing_equipment
 from medview.reports.sources import SourceImages
 
-#: Method names of the saliency plugin, as people read them.
-METHOD_NAMES = {
-    "ig": "Integrated Gradients",
-    "gradcam": "Grad-CAM",
-    "smoothgrad": "SmoothGrad",
-    "occlusion": "Occlusion",
-}
 SERIES_DESCRIPTION = "AI saliency - not for diagnosis"  # ASCII: default character repertoire
 
 

@@ -18,7 +18,8 @@ An explanation plugin's folder (``medview.saliency``) also lists, in
 ``metadata.explanations``, the overlay that explains each finding (``{"finding": <1-based
 number>, "overlay": <name in "overlays">, ...numbers}``); an accepted finding gets that
 attribution map as its :class:`~medview.reports.model.Explanation` (exported as a DICOM
-Parametric Map, :mod:`medview.reports.pmap`).
+Parametric Map, :mod:`medview.reports.pmap`, and drawn as a saliency key image in the PDF),
+with the method and its parameters from ``metadata.method`` and the plugin's id and version.
 """
 
 from __future__ import annotations
@@ -108,15 +109,21 @@ def _explanation(
     volume: Volume,
 ) -> Explanation:  # fmt: skip
     settings = (document.get("metadata") or {}).get("method") or {}
+    if not isinstance(settings, dict):  # an older plugin's bare method name
+        settings = {"method": settings}
     name = str(overlay["name"])
     # The plugin names its overlays saliency-<method>-finding-NNN (plugins/saliency).
     fallback = name.split("-")[1] if name.count("-") >= 2 else "unknown"
+    algorithm = _algorithm(document)
     return Explanation(
         name=name,
         method=str(settings.get("method") or fallback),
         array=_on_grid(folder, str(overlay["file"]), volume, "overlay").astype(np.float32),
         description=str(overlay.get("description") or ""),
         summary={k: v for k, v in entry.items() if k not in ("finding", "overlay")},
+        parameters={k: v for k, v in settings.items() if k != "method"},
+        plugin_id=algorithm.plugin_id,
+        plugin_version=algorithm.version,
     )
 
 

@@ -7,12 +7,17 @@ process (the CLI's ``main``), so the report tests share it.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from report_helpers import PLUGIN, READER, DemoRun, home
 
 from medview.app.cli import main
 from medview.dicom.demo import write_demo_study
+from medview.dicom.loader import load_candidate
+from medview.dicom.scan import scan_paths
+from medview.dicom.series import group_series
+from medview.reports.sources import SourceImages
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +51,16 @@ def anonymized(demo_run, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("anon") / "report"
     assert demo_run.report(out, "--reader", READER, "--finalize", "--anonymize") == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def saliency_study(tmp_path_factory) -> SimpleNamespace:
+    """A small demo CT (32 x 32 x 12) and its source images, for the saliency report tests
+    (Parametric Maps, saliency key images); each test module writes under ``root`` with its
+    own names."""
+    root = tmp_path_factory.mktemp("saliency")
+    demo = write_demo_study(root / "ct", seed=1, size=32, slices=12)
+    paths = [str(p) for p in demo.files]
+    (candidate,) = [c for g in group_series(scan_paths(paths).headers) for c in g.candidates]
+    sources = SourceImages.read(load_candidate(candidate), paths)
+    return SimpleNamespace(demo=demo, sources=sources, root=root)

@@ -5,22 +5,15 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 from types import SimpleNamespace
 
 import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
-from report_helpers import READER, dciodvfy, dsrdump, home
+from report_helpers import READER, attribution, dciodvfy, dsrdump, home, write_saliency_results
 
-from medview.ai.api import Finding, Overlay, Provenance, Result
 from medview.app.cli import main
-from medview.app.cli_ai import write_outputs
-from medview.dicom.demo import write_demo_study
-from medview.dicom.loader import load_candidate
-from medview.dicom.scan import scan_paths
-from medview.dicom.series import group_series
 from medview.reports import codes
 from medview.reports.model import Algorithm, Explanation, ReportedFinding
 from medview.reports.pmap import SERIES_DESCRIPTION, build_pmap
@@ -43,31 +36,6 @@ ALGORITHM = Algorithm(
     weights_sha256={"detector.pt": "ab" * 32},
     parameters={"target": "medview.nodule-cnn", "method": "gradcam"},
 )
-
-
-@pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pmap")
-    demo = write_demo_study(root / "ct", seed=1, size=32, slices=12)
-    paths = [str(p) for p in demo.files]
-    (candidate,) = [c for g in group_series(scan_paths(paths).headers) for c in g.candidates]
-    sources = SourceImages.read(load_candidate(candidate), paths)
-    return SimpleNamespace(demo=demo, sources=sources, root=root)
-
-
-def _blob(shape, center_zyx, sigma_zyx, sign=1.0) -> np.ndarray:
-    """A Gaussian with a different width on each axis, cut to a box (so some slices are 0)."""
-    z, y, x = np.indices(shape, dtype=np.float32)
-    r2 = sum(((a - c) / s) ** 2 for a, c, s in zip((z, y, x), center_zyx, sigma_zyx, strict=True))
-    out = sign * np.exp(-0.5 * r2).astype(np.float32)
-    out[r2 > 9.0] = 0.0
-    return out
-
-
-def _attribution(shape) -> np.ndarray:
-    """Asymmetric and signed: a positive blob off centre, a weaker negative one elsewhere."""
-    positive = _blob(shape, (4, 9, 22), (1.2, 2.0, 3.5))
-    return positive + _blob(shape, (5, 22, 8), (1.0, 2.0, 2.0), sign=-0.4)
 
 
 def _finding(sources: SourceImages, array: np.ndarray, method: str = "gradcam") -> ReportedFinding:
@@ -117,16 +85,16 @@ def _slices_of(ds, sources: SourceImages) -> dict[int, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def pm_file(study):
-    array = _attribution(study.sources.volume.shape)
+def pm_file(saliency_study):
+    array = attribution(saliency_study.sources.volume.shape)
     pm = build_pmap(
-        _finding(study.sources, array),
-        study.sources,
+        _finding(saliency_study.sources, array),
+        saliency_study.sources,
         series_uid=hd.UID(),
         sop_uid=hd.UID(),
         content_creator=READER,
     )
-    path = study.root / "pm.dcm"
+    path = saliency_study.root / "pm.dcm"
     pm.save_as(path, enforce_file_format=True)
     return SimpleNamespace(path=path, array=array)
 
@@ -137,8 +105,8 @@ def test_dciodvfy_finds_no_errors_in_the_parametric_map(pm_file):
     assert [w for w in warnings if not any(e in w for e in EXPECTED_WARNINGS)] == []
 
 
-def test_float_pixels_and_geometry_round_trip(pm_file, study):
-    sources, array = study.sources, pm_file.array
+def test_float_pixels_and_geometry_round_trip(pm_file, saliency_study):
+    sources, array = saliency_study.sources, pm_file.array
     ds = pydicom.dcmread(pm_file.path)
     assert ds.SOPClassUID == PM_CLASS
     assert "FloatPixelData" in ds and ds.BitsAllocated == 32
@@ -191,81 +159,34 @@ def test_real_world_value_mapping_and_provenance(pm_file):
     assert equipment.DeviceUID == ALGORITHM.device_uid  # changes with the weights' SHA-256
 
 
-def test_other_methods_are_class_activation(study):
-    array = _attribution(study.sources.volume.shape)
+def test_other_methods_are_class_activation(saliency_study):
+    array = attribution(saliency_study.sources.volume.shape)
     pm = build_pmap(
-        _finding(study.sources, array, "ig"), study.sources, series_uid=hd.UID(), sop_uid=hd.UID()
+        _finding(saliency_study.sources, array, "ig"),
+        saliency_study.sources,
+        series_uid=hd.UID(),
+        sop_uid=hd.UID(),
     )
     mapping = pm.SharedFunctionalGroupsSequence[0].RealWorldValueMappingSequence[0]
     assert mapping.QuantityDefinitionSequence[0].ConceptCodeSequence[0].CodeValue == (
         codes.CLASS_ACTIVATION.value
     )
-    empty = _finding(study.sources, np.zeros_like(array))
-    assert build_pmap(empty, study.sources, series_uid=hd.UID(), sop_uid=hd.UID()) is None
+    empty = _finding(saliency_study.sources, np.zeros_like(array))
+    assert build_pmap(empty, saliency_study.sources, series_uid=hd.UID(), sop_uid=hd.UID()) is None
 
 
 # -- end to end: a saliency results folder -> medview report ---------------------------------
 
 
-def _results_folder(study, out: Path) -> dict[str, float]:
-    """What `medview run medview.saliency` writes (through its own writer), for 3 findings:
-    #1 with a mask and explained, #2 explained without a mask, #3 not explained."""
-    volume = study.sources.volume
-    shape = volume.shape
-
-    def finding(ijk, mask=False) -> Finding:
-        center = tuple(float(v) for v in volume.index_to_lps(np.array(ijk, dtype=float)))
-        box = (tuple(c - 3 for c in center), tuple(c + 3 for c in center))
-        masked = None
-        if mask:
-            array = np.zeros(shape, np.uint8)
-            i, j, k = (int(v) for v in ijk)
-            array[k - 1 : k + 2, j - 2 : j + 3, i - 2 : i + 3] = 1
-            masked = volume.with_array(array)
-        return Finding("lung nodule candidate", 0.9, center, box, (6.0, 6.0, 6.0), masked,
-                       ("27925004", "SCT", "Nodule"), {"diameter_mm": 6.0})  # fmt: skip
-
-    maps = {
-        1: _attribution(shape),
-        2: _blob(shape, (7, 20, 10), (1.0, 1.5, 2.5)),
-    }
-    overlays = tuple(
-        Overlay(f"saliency-gradcam-finding-{n:03d}", volume.with_array(m), "Grad-CAM", (0.0, 1.0))
-        for n, m in maps.items()
-    )
-    explanations = [
-        {"finding": n, "overlay": f"saliency-gradcam-finding-{n:03d}", "peak_lps_mm": [0, 0, 0]}
-        for n in maps
-    ]
-    provenance = Provenance(
-        "job-e2e", "medview.saliency", "1.0.0", "1.0", {}, {"target": "medview.nodule-cnn",
-        "method": "gradcam"}, "cpu", "cpu", False, {}, volume.meta.series_uid,
-        volume.meta.study_uid, "", "", 1.0, "succeeded",
-    )  # fmt: skip
-    result = Result(
-        findings=(finding((22, 9, 4), mask=True), finding((10, 20, 7)), finding((16, 16, 2))),
-        overlays=overlays,
-        metadata={"method": {"method": "gradcam"}, "explanations": explanations},
-        provenance=provenance,
-    )
-    manifest = SimpleNamespace(
-        id="medview.saliency", name="Finding explanations (Captum saliency)", version="1.0.0",
-        kind="explanation", intended_use="research", license="Apache-2.0", citation="",
-        not_for_diagnostic_use=True,
-    )  # fmt: skip
-    write_outputs(out, SimpleNamespace(result=result, manifest=manifest), volume)
-    return maps
-
-
 @pytest.fixture(scope="module")
-def e2e(study):
-    results = study.root / "saliency"
-    maps = _results_folder(study, results)
+def e2e(saliency_study):
+    results = saliency_study.root / "saliency"
+    maps = write_saliency_results(saliency_study.sources.volume, results)
     outs = {}
     for name, extra in (("plain", ()), ("anon", ("--anonymize", "--finalize"))):
-        out = study.root / f"report-{name}"
-        with home(study.root / "home"):
-            args = ["report", str(study.demo.directory), "--results", str(results)]
+        out = saliency_study.root / f"report-{name}"
+        with home(saliency_study.root / "home"):
+            args = ["report", str(saliency_study.demo.directory), "--results", str(results)]
             assert main([*args, "--out", str(out), "--reader", READER, *extra]) == 0
         outs[name] = out
     return SimpleNamespace(maps=maps, **outs)
@@ -338,11 +259,11 @@ def test_report_writes_one_valid_map_per_explained_finding(e2e, which):
     ]
 
 
-def test_report_maps_hold_the_overlays_values(e2e, study):
+def test_report_maps_hold_the_overlays_values(e2e, saliency_study):
     ds = pydicom.dcmread(e2e.plain / "report-pm-002.dcm")
     hd.pm.ParametricMap.from_dataset(ds)  # highdicom reads it back
     expected = e2e.maps[2]
-    rebuilt = _slices_of(ds, study.sources)
+    rebuilt = _slices_of(ds, saliency_study.sources)
     assert sorted(rebuilt) == [k for k in range(expected.shape[0]) if np.any(expected[k] != 0)]
     for k, values in rebuilt.items():
         # NIfTI float32 in, DICOM float32 out: equal within float32
