@@ -56,6 +56,14 @@ def stable_uid(*parts: str) -> str:
     return "2.25." + str(int.from_bytes(digest[:16], "big"))
 
 
+def parameter_strings(parameters: Mapping[str, Any]) -> list[str]:
+    """``name=value`` texts sorted by name; non-strings as JSON (``true``, ``0.5``)."""
+    return [
+        f"{k}={json.dumps(v) if not isinstance(v, str) else v}"
+        for k, v in sorted(parameters.items())
+    ]
+
+
 @dataclass(frozen=True)
 class StudyInfo:
     """Patient and study attributes the report header needs (from the source images)."""
@@ -140,10 +148,7 @@ class Algorithm:
 
     def parameter_strings(self) -> list[str]:
         """Parameters as ``name=value`` texts (TID 4019 "Algorithm Parameters")."""
-        return [
-            f"{k}={json.dumps(v) if not isinstance(v, str) else v}"
-            for k, v in sorted(self.parameters.items())
-        ]
+        return parameter_strings(self.parameters)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -221,10 +226,7 @@ class Explanation:
 
     def parameter_strings(self) -> list[str]:
         """The method's parameters as ``name=value`` texts, sorted by name."""
-        return [
-            f"{k}={json.dumps(v) if not isinstance(v, str) else v}"
-            for k, v in sorted(self.parameters.items())
-        ]
+        return parameter_strings(self.parameters)
 
     def as_dict(self) -> dict[str, Any]:
         """The map's description without its values (the JSON report's ``explanation``)."""
