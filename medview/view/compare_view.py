@@ -114,6 +114,9 @@ class QtCompareView(QWidget):
             grid.addWidget(view, 1, column)
             grid.setColumnStretch(column, 1)
             label = make_text(view.renderer, "top_right", 14, bold=True)
+            # Below the top edge: a derived image's top-left text (AI line, derivation) is
+            # wide enough to reach the right edge in a half-width view.
+            label.SetPosition(0.99, 0.88)
             label.GetTextProperty().SetColor(*(TEXT_COLOR if name == "original" else WARNING_COLOR))
             self._corner[name] = label
             view.slice_changed.connect(self._on_slice_changed)
