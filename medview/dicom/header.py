@@ -118,6 +118,9 @@ class InstanceHeader:
     echo_number: int | None = None
     temporal_position: int | None = None
     image_type: str = ""
+    #: ImageComments and DerivationDescription: medview's AI outputs say so there (writer.py).
+    image_comments: str = ""
+    derivation_description: str = ""
     has_pixels: bool = False
     rows: int = 0
     columns: int = 0
@@ -320,6 +323,8 @@ def _read_values(ds: Dataset, fields: _FastFields, warnings_found: list[str]) ->
         echo_number=_int(fields.get("EchoNumbers")),
         temporal_position=_int(fields.get("TemporalPositionIdentifier")),
         image_type=_text(fields.get("ImageType")),
+        image_comments=_text(fields.get("ImageComments")),
+        derivation_description=_text(fields.get("DerivationDescription")),
         rows=_int(fields.get("Rows"), 0) or 0,
         columns=_int(fields.get("Columns"), 0) or 0,
         number_of_frames=max(1, _int(fields.get("NumberOfFrames"), 1) or 1),
@@ -409,6 +414,8 @@ _WANTED_KEYWORDS = (
     "EchoNumbers",
     "TemporalPositionIdentifier",
     "ImageType",
+    "ImageComments",
+    "DerivationDescription",
     "NumberOfFrames",
     "PhotometricInterpretation",
     "RescaleSlope",

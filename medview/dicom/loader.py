@@ -23,6 +23,7 @@ from medview.dicom.header import InstanceHeader
 from medview.dicom.regularize import regularize_spacing, remove_tilt
 from medview.dicom.scan import pool_context
 from medview.dicom.series import Candidate
+from medview.dicom.writer import NOT_FOR_DIAGNOSIS
 from medview.imaging.volume import Volume, VolumeMeta, WindowPreset
 
 ProgressFn = Callable[[float], None]
@@ -268,6 +269,11 @@ def _meta(candidate: Candidate, plan: _Plan) -> VolumeMeta:
     )
     header_warnings = [w for ref in candidate.slices for w in ref.header.warnings]
     units = "HU" if first.modality == "CT" and not plan.color else first.rescale_type
+    # A series medview's AI wrote (writer.py marks it) is labelled AI-generated again when it
+    # is reopened (issue 6). Other DERIVED images (a scanner's reformats) are not AI output.
+    ai_output = first.image_type.upper().startswith("DERIVED") and (
+        first.image_comments == NOT_FOR_DIAGNOSIS
+    )
     return VolumeMeta(
         modality=first.modality,
         units=units,
@@ -288,6 +294,8 @@ def _meta(candidate: Candidate, plan: _Plan) -> VolumeMeta:
         windows=windows,
         source_sop_uids=tuple(ref.header.sop_instance_uid for ref in candidate.slices),
         warnings=tuple(dict.fromkeys([*candidate.warnings, *header_warnings])),
+        derived=ai_output,
+        derivation=(first.derivation_description or "AI output") if ai_output else "",
     )
 
 

@@ -127,3 +127,20 @@ def test_out_of_memory_is_recognised_without_torch():
 def test_autocast_is_a_no_op_off_cuda():
     with torch_backend.autocast("cpu", enabled=True):
         pass
+
+
+def test_reopened_ai_series_is_labelled_derived_and_other_derived_images_are_not(tmp_path):
+    """Issue 6: medview's AI output stays labelled when loaded back from disk; a DERIVED
+    image without medview's marker (e.g. a scanner's reformat) is not called AI output."""
+    volume = _oblique_volume(np.zeros((3, 4, 5), np.int16))
+    write_derived_series(volume, tmp_path / "ai")
+    back = _load_back(tmp_path / "ai")
+    assert back.meta.derived and back.meta.derivation == "test output"
+
+    write_derived_series(volume, tmp_path / "reformat")
+    for path in sorted((tmp_path / "reformat").iterdir()):
+        ds = pydicom.dcmread(path)
+        ds.ImageComments = "MPR reconstructed on the scanner"
+        ds.save_as(path)
+    other = _load_back(tmp_path / "reformat")
+    assert not other.meta.derived and other.meta.derivation == ""
