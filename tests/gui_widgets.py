@@ -19,3 +19,11 @@ def shown(widget: QWidget, width: int, height: int) -> Iterator[QWidget]:
     assert QTest.qWaitForWindowExposed(widget)
     yield widget
     widget.close()
+
+
+def grey_at(view, lps) -> float:
+    """Grey level (0-255) a slice view renders at the widget position of an LPS point."""
+    point = view.world_to_widget(lps)
+    rgb = view.grab_rgb()
+    scale = rgb.shape[1] / view.vtk_widget.width()  # device pixels per widget pixel
+    return float(rgb[round(point.y() * scale), round(point.x() * scale)].mean())

@@ -24,7 +24,7 @@ from medview.app.main_window import QtMainWindow
 from medview.imaging.volume import Volume, VolumeMeta
 from medview.view.compare_view import QtCompareView
 
-from gui_widgets import shown
+from gui_widgets import grey_at, shown
 
 pytestmark = pytest.mark.gui
 
@@ -108,14 +108,6 @@ def _show(compare: QtCompareView, kind: str) -> tuple[Volume, Volume]:
     return original, enhanced
 
 
-def _pixel(view, lps) -> float:
-    """Grey level (0-255) rendered at the widget position of an LPS point."""
-    point = view.world_to_widget(lps)
-    rgb = view.grab_rgb()
-    scale = rgb.shape[1] / view.vtk_widget.width()
-    return float(rgb[round(point.y() * scale), round(point.x() * scale)].mean())
-
-
 def _distance(a: QPointF, b: QPointF) -> float:
     return float(np.hypot(a.x() - b.x(), a.y() - b.y()))
 
@@ -150,11 +142,11 @@ def test_scrolling_links_by_lps_position_and_the_block_is_at_the_same_place(comp
         assert right.slice_index == 2 * left.slice_index != left.slice_index
 
     _assert_same_place(compare, BLOCK_CENTRE)
-    assert _pixel(left, BLOCK_CENTRE) > 200 and _pixel(right, BLOCK_CENTRE) > 200
+    assert grey_at(left, BLOCK_CENTRE) > 200 and grey_at(right, BLOCK_CENTRE) > 200
     # And the other side of the body is dark in both: not a mirrored picture.
     mirrored = BLOCK_CENTRE * [-1.0, -1.0, 1.0]
     _assert_same_place(compare, mirrored)
-    assert _pixel(left, mirrored) < 150 and _pixel(right, mirrored) < 150
+    assert grey_at(left, mirrored) < 150 and grey_at(right, mirrored) < 150
 
     # Scrolling the enhanced view moves the original to its nearest slice.
     right.scroll(-3 if kind == "thin-slices" else -2)
@@ -172,7 +164,7 @@ def test_zoom_and_pan_are_linked_in_mm(compare):
     QApplication.processEvents()
     assert left.pixels_per_mm() == pytest.approx(right.pixels_per_mm(), rel=1e-6)
     _assert_same_place(compare, BLOCK_CENTRE)
-    assert _pixel(left, BLOCK_CENTRE) > 200 and _pixel(right, BLOCK_CENTRE) > 200
+    assert grey_at(left, BLOCK_CENTRE) > 200 and grey_at(right, BLOCK_CENTRE) > 200
     right.zoom_by(0.8)  # from the other side too
     QApplication.processEvents()
     assert left.pixels_per_mm() == pytest.approx(right.pixels_per_mm(), rel=1e-6)
@@ -191,7 +183,7 @@ def test_coronal_and_sagittal_planes_are_linked_too(compare, plane):
     assert right.slice_position == pytest.approx(left.slice_position, abs=0.5 + 1e-6)
     assert left.slice_position == pytest.approx(BLOCK_CENTRE @ along, abs=0.5 + 1e-6)
     _assert_same_place(compare, BLOCK_CENTRE)
-    assert _pixel(left, BLOCK_CENTRE) > 200 and _pixel(right, BLOCK_CENTRE) > 200
+    assert grey_at(left, BLOCK_CENTRE) > 200 and grey_at(right, BLOCK_CENTRE) > 200
 
 
 # -- (b) window/level --------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 from medview.imaging.volume import WindowPreset
 from medview.view.slice_view import CT_DEFAULT_WINDOW, QtSliceView
 
-from gui_widgets import shown
+from gui_widgets import grey_at, shown
 
 pytestmark = pytest.mark.gui
 
@@ -50,13 +50,6 @@ def _bright_centroid(view: QtSliceView) -> tuple[float, float, int, int]:
     return float(cols.mean()), float(rows.mean()), width, height
 
 
-def _pixel_at(view: QtSliceView, lps) -> float:
-    point = view.world_to_widget(lps)
-    rgb = view.grab_rgb()
-    scale = rgb.shape[1] / view.vtk_widget.width()
-    return float(rgb[round(point.y() * scale), round(point.x() * scale)].mean())
-
-
 @pytest.mark.parametrize("orientation", ["LPS", "flip-i", "swap-ij-flip-k"])
 def test_left_anterior_blob_is_drawn_right_top(view, phantom, orientation):
     view.set_volume(phantom.make(phantom.directions[orientation]))
@@ -68,7 +61,7 @@ def test_left_anterior_blob_is_drawn_right_top(view, phantom, orientation):
     blob = (*phantom.blob_xy, 0.0)
     point = view.world_to_widget(blob)
     assert abs(point.x() - x) < 6 and abs(point.y() - y) < 6
-    assert _pixel_at(view, blob) > 200
+    assert grey_at(view, blob) > 200
 
 
 @pytest.mark.parametrize("orientation", ["LPS", "flip-i", "swap-ij-flip-k"])
@@ -165,18 +158,18 @@ def test_default_window_is_ct_soft_tissue_or_the_first_preset(view, phantom):
 def test_set_window_changes_the_grey_level(view, phantom):
     view.set_volume(phantom.make())
     body = (-10.0, 10.0, 0.0)  # soft tissue, away from the blob
-    mid_grey = _pixel_at(view, body)
+    mid_grey = grey_at(view, body)
     assert 100 < mid_grey < 160  # 40 HU at the centre of a 40/400 window
     view.set_window(240.0, 400.0)
-    assert _pixel_at(view, body) < 30  # now at the bottom of the window
+    assert grey_at(view, body) < 30  # now at the bottom of the window
     view.set_window(-160.0, 400.0)
-    assert _pixel_at(view, body) > 225
+    assert grey_at(view, body) > 225
 
 
 def test_monochrome1_is_shown_inverted(view, phantom):
     view.set_volume(phantom.make(invert_display=True, photometric="MONOCHROME1"))
-    assert _pixel_at(view, (*phantom.blob_xy, 0.0)) < 30
-    assert _pixel_at(view, (-10.0, 10.0, 0.0)) > 100
+    assert grey_at(view, (*phantom.blob_xy, 0.0)) < 30
+    assert grey_at(view, (-10.0, 10.0, 0.0)) > 100
 
 
 def _mouse(view: QtSliceView, kind: QEvent.Type, x: float, y: float, buttons) -> None:

@@ -18,6 +18,8 @@ from medview.ai.runner import JobState
 from medview.app.main_window import QtMainWindow
 from medview.imaging.phantom import PhantomSpec, make_phantom
 
+from gui_widgets import grey_at
+
 pytestmark = pytest.mark.gui
 
 
@@ -29,13 +31,6 @@ def window(qtbot):
     main.show()
     qtbot.waitExposed(main)
     return main
-
-
-def _pixel(view, lps) -> float:
-    point = view.world_to_widget(lps)
-    rgb = view.grab_rgb()
-    scale = rgb.shape[1] / view.vtk_widget.width()
-    return float(rgb[round(point.y() * scale), round(point.x() * scale)].mean())
 
 
 def test_superres_output_lines_up_with_the_original(window, qtbot):
@@ -65,10 +60,10 @@ def test_superres_output_lines_up_with_the_original(window, qtbot):
     for side in (view.original_view, view.enhanced_view):
         side.set_window(-300.0, 1200.0)  # nodule (soft tissue) bright, lung dark
     qtbot.wait(50)
-    nodule_grey = [_pixel(v, centre) for v in (view.original_view, view.enhanced_view)]
+    nodule_grey = [grey_at(v, centre) for v in (view.original_view, view.enhanced_view)]
     lung = centre.copy()
     lung[0] -= np.sign(centre[0]) * 1.5 * nodule.diameter_mm  # towards the midline: lung
-    lung_grey = [_pixel(v, lung) for v in (view.original_view, view.enhanced_view)]
+    lung_grey = [grey_at(v, lung) for v in (view.original_view, view.enhanced_view)]
     assert abs(nodule_grey[0] - nodule_grey[1]) < 40, nodule_grey
     assert min(nodule_grey) > max(lung_grey) + 60, (nodule_grey, lung_grey)
     assert "AI-generated" in view.header_text("enhanced")
