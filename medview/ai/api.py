@@ -503,6 +503,10 @@ class ExplainHook:
     cam_layer
         Optional: the name (as in ``module.named_modules()``) of the layer the plugin
         suggests for Grad-CAM; ``""`` when it suggests none.
+    source
+        Filled by the runner, not the plugin: the explained plugin's ``plugin_id``,
+        ``plugin_version`` and ``weights_sha256`` (file name -> SHA-256), so an explanation
+        records exactly which model it explained (issue 7, provenance).
     """
 
     module: Any
@@ -512,6 +516,7 @@ class ExplainHook:
     patch_for: Callable[[Volume, Finding, int], ExplainPatch] | None = None
     detect: Callable[[Volume, RunContext], Result] | None = None
     cam_layer: str = ""
+    source: Mapping[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -51,6 +51,7 @@ from medview.ai.context import JobContext
 from medview.ai.jobs import FINAL, Job, JobListener, JobState
 from medview.ai.manifest import Manifest
 from medview.ai.registry import PluginRegistry
+from medview.ai.reuse import DetectionMemo
 from medview.core.errors import Cancelled, MedviewError, PluginError
 from medview.imaging.volume import Volume
 
@@ -141,6 +142,8 @@ class Runner:
         self.default_device = default_device
         self.cpu_workers = max(1, cpu_workers)
         self.cache = PreparedCache(cache_capacity)
+        #: Latest successful result per plugin and input volume, reused by explanations.
+        self.detections = DetectionMemo()
         self.audit = audit or AuditLog()
         self.default_timeout_s = default_timeout_s
         self.cancel_grace_s = cancel_grace_s
@@ -351,7 +354,13 @@ class Runner:
             hook = hook_of()
             if not isinstance(hook, ExplainHook):
                 raise PluginError(f"plugin {plugin_id!r}: explainable() must return an ExplainHook")
-            return hook
+            source = {
+                "plugin_id": manifest.id,
+                "plugin_version": manifest.version,
+                "weights_sha256": {w.name: w.sha256 for w in manifest.weights},
+            }
+            hook = replace(hook, source=source)
+            return self.detections.reusing(hook, plugin_id, ctx._job.volume)
         finally:
             self.cache.done(entry)
 
@@ -372,6 +381,8 @@ class Runner:
             except OSError:
                 log.exception("cannot write the audit log %s", self.audit.path)
             job._complete(state, result, error, provenance)
+        if state is JobState.SUCCEEDED and result is not None:
+            self.detections.remember(job.plugin_id, job.volume, result)
         with self._lock:
             self._jobs.pop(job.id, None)  # the caller keeps the Job; the runner forgets it
         return True

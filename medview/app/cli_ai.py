@@ -56,6 +56,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--out", metavar="DIR", required=True, type=Path, help="new or empty folder for results"
     )
+    run.add_argument(
+        "--reuse",
+        metavar="DIR",
+        type=Path,
+        action="append",
+        default=[],
+        help="an earlier `medview run` output on the same series: an explanation plugin "
+        "explains its findings instead of running that plugin again (repeatable)",
+    )
     run.set_defaults(handler=cmd_run)
 
 
@@ -140,6 +149,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     runner = Runner(
         registry, default_device=args.device, default_timeout_s=args.timeout, cpu_workers=1
     )
+    for folder in args.reuse:
+        from medview.app.run_reuse import load_run_result
+
+        plugin_id, earlier = load_run_result(folder, volume, registry)
+        runner.detections.remember(plugin_id, volume, earlier)
+        print(f"reusing {len(earlier.findings)} finding(s) of {plugin_id} from {folder}")
     try:
         job = runner.submit(args.plugin, volume, params, listener=_ProgressBar())
         try:

@@ -71,7 +71,7 @@ def _algorithm(document: dict[str, Any]) -> Algorithm:
     )
 
 
-def _on_grid(folder: Path, name: str, volume: Volume, what: str) -> np.ndarray:
+def array_on_grid(folder: Path, name: str, volume: Volume, what: str) -> np.ndarray:
     """The NIfTI ``name`` in ``folder`` as an array, checked to lie on ``volume``'s grid."""
     import SimpleITK as sitk
 
@@ -90,7 +90,7 @@ def _on_grid(folder: Path, name: str, volume: Volume, what: str) -> np.ndarray:
 def _mask(folder: Path, name: str | None, volume: Volume) -> np.ndarray | None:
     if not name:
         return None
-    return _on_grid(folder, name, volume, "mask") > 0
+    return array_on_grid(folder, name, volume, "mask") > 0
 
 
 def _explanations(document: dict[str, Any]) -> dict[int, tuple[dict[str, Any], dict[str, Any]]]:
@@ -118,7 +118,7 @@ def _explanation(
     return Explanation(
         name=name,
         method=str(settings.get("method") or fallback),
-        array=_on_grid(folder, str(overlay["file"]), volume, "overlay").astype(np.float32),
+        array=array_on_grid(folder, str(overlay["file"]), volume, "overlay").astype(np.float32),
         description=str(overlay.get("description") or ""),
         summary={k: v for k, v in entry.items() if k not in ("finding", "overlay")},
         parameters={k: v for k, v in settings.items() if k != "method"},
@@ -140,6 +140,28 @@ def _review(folder: Path) -> dict[str, Any] | None:
     return document
 
 
+def read_result_document(folder: Path, volume: Volume) -> dict[str, Any]:
+    """``result.json`` of the ``medview run`` folder ``folder``, checked to be for ``volume``'s
+    series. Raises MedviewError (naming the file) when missing, unreadable or for another."""
+    path = Path(folder) / RESULT_NAME
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MedviewError("no result.json: not a `medview run` output folder", folder) from None
+    except (OSError, ValueError) as exc:
+        raise MedviewError(f"cannot read the results ({exc})", path) from None
+    if not isinstance(document, dict):
+        raise MedviewError("result.json does not hold a result document", path)
+    series = (document.get("input") or {}).get("series_uid", "")
+    if series and volume.meta.series_uid and series != volume.meta.series_uid:
+        raise MedviewError(
+            f"these results are for series {series}, not the chosen series "
+            f"{volume.meta.series_uid} (use --series)",
+            path,
+        )
+    return document
+
+
 def load_results(folder: Path, volume: Volume, reader: str, study_uid: str = "") -> LoadedResults:
     """The findings of one ``medview run`` folder, with the reader's decisions applied.
 
@@ -149,20 +171,7 @@ def load_results(folder: Path, volume: Volume, reader: str, study_uid: str = "")
         No or unreadable ``result.json``, a result for another series, a bad review file.
     """
     folder = Path(folder)
-    path = folder / RESULT_NAME
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MedviewError("no result.json: not a `medview run` output folder", folder) from None
-    except (OSError, ValueError) as exc:
-        raise MedviewError(f"cannot read the results ({exc})", path) from None
-    series = (document.get("input") or {}).get("series_uid", "")
-    if series and volume.meta.series_uid and series != volume.meta.series_uid:
-        raise MedviewError(
-            f"these results are for series {series}, not the report's series "
-            f"{volume.meta.series_uid} (use --series)",
-            path,
-        )
+    document = read_result_document(folder, volume)
     algorithm = _algorithm(document)
     job_id = str((document.get("provenance") or {}).get("job_id") or folder.name)
     review = _review(folder)

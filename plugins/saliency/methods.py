@@ -15,17 +15,25 @@ centre-heatmap logit at the finding's centre voxel) with respect to the patch ``
   weights over the whole patch and the map stops pointing at the finding (MODEL_CARD.md);
   the element-wise form keeps it within the target's receptive field.
 * ``smoothgrad``: :class:`captum.attr.NoiseTunnel` over :class:`captum.attr.Saliency`
-  (mean absolute input gradient over noisy copies of the patch).
+  with ``abs=False``: the mean *signed* input gradient over noisy copies of the patch, as
+  Smilkov et al. define SmoothGrad (the viewer's "absolute" display shows its magnitude).
+  Captum's default (the mean of |gradient|) keeps the receptive-field envelope of the
+  target voxel whatever the weights, and fails the cascading-randomisation sanity check
+  (MODEL_CARD.md); the signed mean passes it.
 * ``occlusion``: :class:`captum.attr.Occlusion`, cubes of air slid over the patch; the map is
   the drop of the target when a voxel's cube is occluded (model-agnostic).
 
 Only the input gradient is needed: parameter gradients are switched off while attributing
-(restored afterwards), which saves about a third of the backward pass.
+(restored afterwards), which saves about a third of the backward pass. An eval-mode model is
+attributed through a copy whose batch normalisations are folded into the convolutions before
+them (:func:`fold_batch_norms`): the same function, fewer operations.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import itertools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,13 +49,14 @@ from captum.attr import (
     Saliency,
 )
 from torch.nn import functional as F
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from medview.ai.api import ExplainPatch
 from medview.core.errors import PluginError
 
 METHODS = ("ig", "gradcam", "smoothgrad", "occlusion")
 #: Methods whose maps are signed (the others are >= 0).
-SIGNED = ("ig", "occlusion")
+SIGNED = ("ig", "smoothgrad", "occlusion")
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,37 @@ class Settings:
             "occlusion": ("occlusion_window", "occlusion_stride", "internal_batch_size"),
         }[self.method]
         return {"method": self.method, **{k: getattr(self, k) for k in keys}}
+
+
+def fold_batch_norms(module: torch.nn.Module) -> torch.nn.Module:
+    """``module`` itself when training, else a copy in which every ``Conv3d`` directly followed
+    by a ``BatchNorm3d`` inside an ``nn.Sequential`` is replaced by one convolution computing
+    both (``torch.nn.utils.fusion.fuse_conv_bn_eval``) and the normalisation by ``Identity``.
+
+    In eval mode a batch normalisation is a fixed per-channel affine map, so the copy computes
+    the same function (to float rounding) with one pass over each feature map fewer, forward
+    and backward: about 7 % of an IG explanation of the nodule detector on the CPU. Module
+    names are kept, so a Grad-CAM layer is found under the same name.
+    """
+    if module.training:
+        return module
+    folded = copy.deepcopy(module)
+    for parent in folded.modules():
+        if not isinstance(parent, torch.nn.Sequential):
+            continue
+        names = list(parent._modules)
+        for first, second in itertools.pairwise(names):
+            conv, norm = parent._modules[first], parent._modules[second]
+            if (
+                isinstance(conv, torch.nn.Conv3d)
+                and isinstance(norm, torch.nn.BatchNorm3d)
+                and not (conv.training or norm.training)
+                and norm.track_running_stats
+                and norm.running_mean is not None
+            ):
+                parent._modules[first] = fuse_conv_bn_eval(conv, norm)
+                parent._modules[second] = torch.nn.Identity()
+    return folded
 
 
 @contextlib.contextmanager
@@ -148,6 +188,7 @@ def attribute(
     model evaluation (raise there to cancel).
     """
     x = patch.input.detach().float()
+    module = fold_batch_norms(module)
     # oneDNN's 3D convolutions are about 1.2x faster channels-last on x86 CPUs (measured on
     # the detector at 64^3: IG 32 steps 18.9 s -> 16.0 s); the values do not change.
     layout = torch.channels_last_3d if x.device.type == "cpu" else torch.contiguous_format
@@ -187,6 +228,7 @@ def attribute(
                 nt_samples=int(settings.smoothgrad_samples),
                 nt_samples_batch_size=batch,
                 stdevs=stdev,
+                abs=False,  # signed mean gradient: see the module docstring
             )
         elif method == "occlusion":
             w = min(int(settings.occlusion_window), *x.shape[2:])

@@ -6,7 +6,9 @@
    :class:`~medview.ai.api.ExplainHook` (the runner prepares that plugin on this job's device
    or reuses it). The hook must offer ``detect`` and ``patch_for``.
 2. ``hook.detect(volume, ctx)`` runs the detection with its default parameters (progress
-   0-30 %); its findings are returned unchanged in this result.
+   0-30 %), or returns the runner's earlier result of that plugin on the same volume (the
+   reader's own detection job, or ``medview run --reuse DIR``); its findings are returned
+   unchanged in this result, and ``metadata["detection"]`` says which job they came from.
 3. For each of the ``max_findings`` highest-scoring findings: ``hook.patch_for`` cuts a cube
    of ``patch_size`` voxels around it from the detector's internal grid, :mod:`.methods`
    attributes the finding's target to that patch with the chosen Captum method, the map
@@ -18,7 +20,8 @@
 ``result.metadata["explanations"]`` holds one entry per explained finding: its number,
 overlay name, peak in LPS mm, peak distance from the finding's centre, positive fractions
 inside the radius and the mask, and seconds; ``metadata["method"]`` the method and its
-parameters.
+parameters; ``metadata["target_plugin"]`` the explained plugin's id, version and weights
+SHA-256 (``ExplainHook.source``).
 """
 
 from __future__ import annotations
@@ -127,6 +130,8 @@ class SaliencyExplainer:
             overlays=tuple(overlays),
             metadata={
                 "target": target,
+                # The explained model exactly (version, weights), as the runner reports it.
+                "target_plugin": dict(hook.source),
                 "method": settings.as_dict(),
                 "patch_size_vox": int(params["patch_size"]),
                 "explanations": explanations,

@@ -161,6 +161,43 @@ def test_rank_correlation():
     assert summary.rank_correlation(ties, ties) == pytest.approx(1.0)
 
 
+def test_folded_batch_norms_compute_the_same_function_and_map(detector, scan):
+    """The IG speed-up (methods.fold_batch_norms) must not change what is explained."""
+    module = detector.explainable().module
+    folded = methods.fold_batch_norms(module)
+    assert folded is not module
+    kinds = [type(m).__name__ for m in folded.modules()]
+    assert "BatchNorm3d" not in kinds and "BatchNorm3d" in [
+        type(m).__name__ for m in module.modules()
+    ]
+    x = torch.randn(1, 1, 32, 32, 32, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected, got = module(x), folded(x)
+    assert torch.allclose(got, expected, atol=1e-4 * float(expected.abs().max()))
+    assert methods.fold_batch_norms(module.train()) is module  # training: batch statistics
+    module.eval()
+
+    volume, truth = scan
+    hook = detector.explainable()
+    patch = hook.patch_for(volume, _finding(truth[0].center_lps, truth[0].diameter_mm), 32)
+    settings = methods.Settings(method="ig", n_steps=4, internal_batch_size=4)
+    with_fold = methods.attribute(hook.module, patch, settings).numpy()
+    plain = methods.attribute(_Unfoldable(hook.module), patch, settings).numpy()
+    assert np.abs(with_fold - plain).max() <= 1e-3 * np.abs(plain).max()
+
+
+class _Unfoldable(torch.nn.Module):
+    """The detector behind a wrapper left in training mode, which fold_batch_norms returns
+    as it is: the unfolded reference. The wrapped detector itself stays in eval mode."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = [inner]  # a list: not a registered submodule, so never re-moded
+
+    def forward(self, x):
+        return self.inner[0](x)
+
+
 # -- a held-out scan: runner, pointing, cancel ----------------------------------------------
 @pytest.fixture(scope="module")
 def scan():
@@ -188,12 +225,20 @@ def explained(scan, tmp_path_factory):
             pass
 
     try:
+        # The reader detects first; the explanation then reuses that job's findings.
+        detection = runner.submit("medview.nodule-cnn", volume)
+        assert detection.wait(300) and detection.state is JobState.SUCCEEDED, detection.error
         job = runner.submit(PLUGIN, volume, {"method": "gradcam"}, listener=Listener())
         assert job.wait(300)
     finally:
         runner.shutdown()
     assert job.state is JobState.SUCCEEDED, job.error
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    reused = job.result.metadata["detection"]["reused_detection"]
+    assert reused == {"job_id": detection.id, "findings": len(detection.result.findings)}
+    assert [f.center_lps_mm for f in job.result.findings] == [
+        f.center_lps_mm for f in detection.result.findings
+    ]
     return job.result
 
 
@@ -293,25 +338,50 @@ def test_a_target_without_the_per_finding_hook_is_refused(detector, scan):
 
 
 # -- command line ---------------------------------------------------------------------------
-def test_medview_run_writes_overlays_and_numbers(tmp_path, medview_home):
-    study = write_demo_study(tmp_path / "ct", seed=0, size=128, slices=64)
-    out = tmp_path / "result"
-    env = {**os.environ, "MEDVIEW_HOME": str(medview_home)}
-    args = ["run", PLUGIN, str(study.directory), "--out", str(out), "--device", "cpu"]
-    args += ["--param", "target=medview.nodule-cnn", "--param", "method=gradcam"]
-    done = subprocess.run(
+def _medview(args: list[str], home) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MEDVIEW_HOME": str(home)}
+    return subprocess.run(
         [sys.executable, "-m", "medview", *args],
         capture_output=True,
         text=True,
         env=env,
         timeout=300,
     )
+
+
+def test_medview_run_writes_overlays_and_numbers(tmp_path, medview_home):
+    """Detect, then explain with --reuse: the explanation explains the written findings."""
+    study = write_demo_study(tmp_path / "ct", seed=0, size=128, slices=64)
+    detections, out = tmp_path / "detections", tmp_path / "result"
+    common = [str(study.directory), "--device", "cpu"]
+    done = _medview(["run", "medview.nodule-cnn", *common, "--out", str(detections)], medview_home)
+    assert done.returncode == 0, done.stderr
+    args = ["run", PLUGIN, *common, "--out", str(out), "--reuse", str(detections)]
+    args += ["--param", "target=medview.nodule-cnn", "--param", "method=gradcam"]
+    done = _medview(args, medview_home)
     assert done.returncode == 0, done.stderr
     document = json.loads((out / "result.json").read_text())
+    detected = json.loads((detections / "result.json").read_text())
     assert document["plugin"]["kind"] == "explanation"
+    reused = document["metadata"]["detection"]["reused_detection"]
+    assert reused["job_id"] == detected["provenance"]["job_id"]
+    assert [f["center_lps_mm"] for f in document["findings"]] == [
+        f["center_lps_mm"] for f in detected["findings"]
+    ]
+    target = document["metadata"]["target_plugin"]
+    assert target["plugin_id"] == "medview.nodule-cnn"
+    assert target["weights_sha256"] == detected["provenance"]["weights_sha256"]
     explanations = document["metadata"]["explanations"]
     assert len(document["overlays"]) == len(explanations) >= 1
     for overlay in document["overlays"]:
         assert (out / overlay["file"]).exists()
     assert all("peak_lps_mm" in e and "positive_fraction_in_radius" in e for e in explanations)
     assert document["provenance"]["parameters"]["method"] == "gradcam"
+
+    # Findings of another model version are not explained with this one: a one-line refusal.
+    detected["plugin"]["version"] = "0.9.0"
+    (detections / "result.json").write_text(json.dumps(detected))
+    again = ["run", PLUGIN, *common, "--out", str(tmp_path / "again"), "--reuse", str(detections)]
+    done = _medview(again, medview_home)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "0.9.0" in done.stderr and "result.json" in done.stderr
