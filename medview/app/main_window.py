@@ -44,6 +44,7 @@ from medview.app.ai_dock import AiWiring
 from medview.app.compare_wiring import CompareWiring
 from medview.app.i18n import LANGUAGE_NAMES
 from medview.app.measure_dock import add_measurement_dock
+from medview.app.reimport_wiring import ReimportWiring
 from medview.app.session_keeper import QtSessionKeeper
 from medview.app.theme import apply_theme
 from medview.app.window_parts import (
@@ -206,6 +207,8 @@ class QtMainWindow(QMainWindow):
         self._ai = AiWiring(
             self, self._mpr, runner, settings.ai_device if settings is not None else "auto"
         )
+        # A shown series brings back its study's SR/SEG findings and masks (issue 8).
+        self.reimport = ReimportWiring(self, self._mpr, self._ai, database)
         # Measurements persist per study next to the library (none without a library).
         self._sessions = QtSessionKeeper(
             self._mpr.measurement_scene,
@@ -387,6 +390,7 @@ class QtMainWindow(QMainWindow):
         return self._ai
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.reimport.shutdown()
         self._ai.shutdown()
         self._compare.shutdown()
         self._sessions.close()

@@ -20,6 +20,16 @@ from medview.dicom.scan import scan_paths
 from medview.dicom.series import group_series
 
 _UID_SAFE = re.compile(r"^[0-9.]{1,64}$")
+#: Objects that describe a study's images rather than being images to view: Segmentation
+#: (PS3.3 A.51) and the SR classes that carry TID 1500 (A.35.3 Comprehensive, A.35.13
+#: Comprehensive 3D, A.35.2 Enhanced). They are indexed like any instance, so re-import
+#: (:mod:`medview.reports.reimport_find`, issue 8) finds them by study.
+SEGMENTATION_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
+SR_CLASSES = frozenset(
+    {"1.2.840.10008.5.1.4.1.1.88.34", "1.2.840.10008.5.1.4.1.1.88.33",
+     "1.2.840.10008.5.1.4.1.1.88.22"}
+)  # fmt: skip
+REPORT_OBJECT_CLASSES = frozenset({SEGMENTATION_CLASS, *SR_CLASSES})
 
 
 @dataclass
@@ -79,6 +89,8 @@ def import_paths(
     groups = group_series(headers)
     warnings = []
     for group in groups:
+        if {h.sop_class_uid for h in group.headers} <= REPORT_OBJECT_CLASSES:
+            continue  # a SEG's frames cover only the slices its masks touch: no "gaps" warning
         name = group.first.series_description or group.series_uid
         for warning in group.warnings + [w for c in group.candidates for w in c.warnings]:
             warnings.append(f"series {name}: {warning}")

@@ -270,6 +270,26 @@ class StudyDatabase:
         )
         return [row["path"] for row in rows]
 
+    def study_instances(
+        self, study_uid: str, sop_class_uids: Iterable[str] = ()
+    ) -> list[dict[str, str]]:
+        """Instances of a study (optionally only these SOP classes), e.g. its SR and SEG objects.
+
+        Each is ``{"sop_instance_uid", "sop_class_uid", "series_uid", "modality",
+        "frame_of_reference_uid", "path"}``; re-import (issue 8) reads the files to follow
+        their references to the series on screen.
+        """
+        classes = list(dict.fromkeys(sop_class_uids))
+        where = f" AND i.sop_class_uid IN ({','.join('?' * len(classes))})" if classes else ""
+        rows = self._query(
+            "SELECT i.sop_instance_uid, i.sop_class_uid, i.series_uid, se.modality, "
+            "se.frame_of_reference_uid, i.path FROM instance i "
+            "JOIN series se ON se.series_uid = i.series_uid "
+            f"WHERE se.study_uid = ?{where} ORDER BY se.series_number, i.instance_number, i.path",
+            (study_uid, *classes),
+        )
+        return [dict(row) for row in rows]
+
 
 def _json(value: object) -> str | None:
     return None if value is None else json.dumps(list(value))  # type: ignore[call-overload]

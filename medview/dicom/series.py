@@ -115,6 +115,21 @@ def group_series(headers: Iterable[InstanceHeader]) -> list[SeriesGroup]:
     return groups
 
 
+#: Segmentation Storage (PS3.4 B.5): its frames are binary masks of another series, shown
+#: as that series' overlay (medview.reports.reimport_seg), never opened as a volume itself
+#: (a multi-segment SEG could otherwise out-rank the CT when the main series is picked).
+SEGMENTATION_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
+
+
+def _is_image(header: InstanceHeader) -> bool:
+    return (
+        header.has_pixels
+        and header.rows > 0
+        and header.columns > 0
+        and header.sop_class_uid != SEGMENTATION_SOP_CLASS
+    )
+
+
 def examine_series(series_uid: str, headers: Sequence[InstanceHeader]) -> SeriesGroup:
     group = SeriesGroup(series_uid, list(headers))
     unique, duplicates = _drop_duplicate_instances(headers)
@@ -122,8 +137,8 @@ def examine_series(series_uid: str, headers: Sequence[InstanceHeader]) -> Series
         group.warnings.append(
             f"{duplicates} duplicate file(s) of the same instance (same SOP Instance UID) ignored"
         )
-    images = [h for h in unique if h.has_pixels and h.rows > 0 and h.columns > 0]
-    group.non_image = [h for h in unique if not (h.has_pixels and h.rows > 0 and h.columns > 0)]
+    images = [h for h in unique if _is_image(h)]
+    group.non_image = [h for h in unique if not _is_image(h)]
     stacks: dict[tuple, list[InstanceHeader]] = defaultdict(list)
     for header in images:
         if header.is_multiframe:

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from medview.ai.api import Overlay
+from medview.ai.api import Overlay, Result
 from medview.ai.jobs import FINAL, Job, JobState
 from medview.ai.runner import Runner
 from medview.core.errors import MedviewError
@@ -113,6 +113,7 @@ class QtAiPanel(QWidget):
         # (label, derived volume, the job's input volume: the original it came from)
         self._derived: list[tuple[str, Volume, Volume]] = []
         self._finding_ids: list[str] = []
+        self._imported: dict[str, str] = {}  # job id -> title of a re-imported SR/SEG
         self._bridge = QtAiBridge(self)
         self._bridge.state_changed.connect(self._on_job_changed)
         self._bridge.progress.connect(self._on_progress)
@@ -201,6 +202,25 @@ class QtAiPanel(QWidget):
     def republish(self) -> None:
         """Emit the findings and the overlay again (the views were cleared)."""
         self._emit_findings()
+
+    def add_imported(self, title: str, result: Result) -> None:
+        """Findings and masks read back from a report (SR/SEG, issue 8) as a job ``title``.
+
+        The findings join the review (pending, like a job's); the overlays join the list.
+        """
+        if result.provenance is None or result.provenance.job_id in self._imported:
+            return
+        self._imported[result.provenance.job_id] = title
+        self._imported_label.setText("\n".join(self._imported.values()))
+        self._imported_label.setVisible(True)
+        for overlay in result.overlays:
+            self._overlays.append((f"{title}: {overlay.name}", overlay))
+            self._overlay_choice.addItem(self._overlays[-1][0])
+        if result.findings:
+            self._review.add_result(result)
+
+    def imported_titles(self) -> list[str]:
+        return list(self._imported.values())
 
     def select_finding(self, finding_id: str) -> None:
         """Select a finding in the table (which moves the views there)."""
@@ -321,6 +341,10 @@ class QtAiPanel(QWidget):
         self._findings.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self._findings.itemSelectionChanged.connect(self._on_finding_selected)
         self._findings.itemChanged.connect(self._on_finding_edited)
+        self._imported_label = QLabel(box)  # titles of re-imported reports (issue 8)
+        self._imported_label.setWordWrap(True)
+        self._imported_label.setVisible(False)
+        layout.addWidget(self._imported_label)
         layout.addWidget(self._findings)
         buttons = QHBoxLayout()
         for text, decision in (
@@ -524,6 +548,8 @@ class QtAiPanel(QWidget):
                 item = QTableWidgetItem(text)
                 if column != 0:
                     item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                if finding.job_id in self._imported:
+                    item.setToolTip(self._imported[finding.job_id])
                 self._findings.setItem(row, column, item)
         if selected in self._finding_ids:
             self._findings.selectRow(self._finding_ids.index(selected))
