@@ -19,7 +19,6 @@ from pathlib import Path
 from medview.core.errors import MedviewError
 
 log = logging.getLogger("medview.cli.report")
-REVIEW_AUDIT_NAME = "review-audit.jsonl"
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -58,10 +57,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 def _language(requested: str | None) -> str:
     if requested:
         return requested
+    from medview.model.report_export import report_language
     from medview.model.settings import load_settings
 
     try:
-        return "zh" if load_settings().language.startswith("zh") else "en"
+        return report_language(load_settings().language)
     except MedviewError:
         return "en"
 
@@ -106,6 +106,7 @@ def _measurements(volume) -> list[dict]:
 def cmd_report(args: argparse.Namespace) -> int:
     from medview.ai.audit import AuditLog
     from medview.core.paths import app_dirs
+    from medview.model.report_export import REVIEW_AUDIT_NAME, append_audit, check_writable
     from medview.reports.export import export_report, parse_formats
     from medview.reports.model import ReportModel, StudyInfo
     from medview.reports.results import load_results
@@ -118,6 +119,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     for folder in args.results:
         if not (folder / "result.json").is_file():
             raise MedviewError("no result.json: not a `medview run` output folder", folder)
+    check_writable(args.out)  # before the import and load: one sentence, not a traceback
     volume, paths = _load(args.path, args.series or _results_series(args.results))
     sources = SourceImages.read(volume, paths)
     study = StudyInfo.from_dataset(sources.datasets[0])
@@ -141,14 +143,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     result = export_report(model, sources, args.out, formats, anonymize=args.anonymize)
     audit = AuditLog(app_dirs().ensure().data / REVIEW_AUDIT_NAME)
     jobs = {f.id: f.algorithm.provenance.get("job_id", "") for f in model.findings if f.algorithm}
-    for event in model.audit:
-        audit.append(
-            {
-                **event.as_dict(),
-                "job_id": jobs.get(event.finding_id, ""),
-                "study_uid": study.study_uid,
-            }
-        )
+    append_audit(audit, model.audit, jobs, study.study_uid)
     for warning in [*warnings, *result.warnings]:
         print(f"warning: {warning}")
     reported = len(model.reported_findings())

@@ -45,6 +45,7 @@ from medview.app.compare_wiring import CompareWiring
 from medview.app.i18n import LANGUAGE_NAMES
 from medview.app.measure_dock import add_measurement_dock
 from medview.app.reimport_wiring import ReimportWiring
+from medview.app.report_dock import ReportWiring
 from medview.app.session_keeper import QtSessionKeeper
 from medview.app.theme import apply_theme
 from medview.app.window_parts import (
@@ -216,6 +217,11 @@ class QtMainWindow(QMainWindow):
             self.statusBar().showMessage,
             self,
         )
+        # Review, sign and export the report (issue 8): File › Export report…, Report dock.
+        self._report = ReportWiring(
+            self, self._mpr, self._ai, database=database, settings=settings,
+            menu=self._file_menu, before=self._quit_action,
+        )  # fmt: skip
         self.statusBar().showMessage(_tr("Ready"))
         self.setWindowTitle("medview")
         self.resize(1200, 900)
@@ -389,7 +395,13 @@ class QtMainWindow(QMainWindow):
         """The AI panel, its runner and the review of its findings."""
         return self._ai
 
+    @property
+    def report(self) -> ReportWiring:
+        """The report panel (review, sign, export) and its dock."""
+        return self._report
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._report.shutdown()  # before the AI wiring: it stops listening to the review
         self.reimport.shutdown()
         self._ai.shutdown()
         self._compare.shutdown()

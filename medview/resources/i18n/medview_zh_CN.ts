@@ -8,6 +8,59 @@
 <TS version="2.1" language="zh_CN" sourcelanguage="en">
 <context>
     <name>QtMainWindow</name>
+    <!-- File › Export report… and the report dock (issue 8, medview/app/report_dock.py) -->
+    <message>
+        <source>Report</source>
+        <translation>报告</translation>
+    </message>
+    <message>
+        <source>Export &amp;report…</source>
+        <translation>导出报告(&amp;R)…</translation>
+    </message>
+    <message>
+        <source>Signed. Export now to write the verified report.</source>
+        <translation>已签名。现在导出即可写出已验证的报告。</translation>
+    </message>
+    <message>
+        <source>Export the report into a folder</source>
+        <translation>将报告导出到文件夹</translation>
+    </message>
+    <message>
+        <source>Finalise the report</source>
+        <translation>定稿报告</translation>
+    </message>
+    <message>
+        <source>Enter the reader's name first: a signed report names who signed it.</source>
+        <translation>请先输入阅片医师姓名：已签名的报告须注明签名人。</translation>
+    </message>
+    <message>
+        <source>Open a series first.</source>
+        <translation>请先打开一个序列。</translation>
+    </message>
+    <message>
+        <source>Choose at least one format.</source>
+        <translation>请至少选择一种格式。</translation>
+    </message>
+    <message>
+        <source>Report exported to {folder}: {files}.</source>
+        <translation>报告已导出到 {folder}：{files}。</translation>
+    </message>
+    <message>
+        <source>Could not export the report: {reason}</source>
+        <translation>无法导出报告：{reason}</translation>
+    </message>
+    <message>
+        <source>Exporting the report to {folder}…</source>
+        <translation>正在将报告导出到 {folder}…</translation>
+    </message>
+    <message>
+        <source>Sign the report as {reader}? It reports {count} accepted finding(s); the exported DICOM SR will be VERIFIED with you as the verifying observer.</source>
+        <translation>以 {reader} 的身份签署报告？报告包含 {count} 个已接受的发现；导出的 DICOM SR 将标记为 VERIFIED（已验证），并以您为验证观察者。</translation>
+    </message>
+    <message>
+        <source>Note: {warnings}.</source>
+        <translation>注意：{warnings}。</translation>
+    </message>
     <message>
         <source>AI</source>
         <translation>AI</translation>
@@ -588,6 +641,158 @@
     <message>
         <source>AI-generated — not an original acquisition</source>
         <translation>AI 生成，并非原始采集</translation>
+    </message>
+</context>
+<context>
+    <!-- The report panel (issue 8, medview/view/report_panel.py) -->
+    <name>QtReportPanel</name>
+    <message>
+        <source>accepted</source>
+        <translation>已接受</translation>
+    </message>
+    <message>
+        <source>rejected</source>
+        <translation>已拒绝</translation>
+    </message>
+    <message>
+        <source>pending</source>
+        <translation>待定</translation>
+    </message>
+    <message>
+        <source>{accepted} accepted (reported), {rejected} rejected, {pending} pending</source>
+        <translation>{accepted} 个已接受（写入报告），{rejected} 个已拒绝，{pending} 个待定</translation>
+    </message>
+    <message>
+        <source>AI findings</source>
+        <translation>AI 发现</translation>
+    </message>
+    <message>
+        <source>Your measurements</source>
+        <translation>您的测量</translation>
+    </message>
+    <message>
+        <source>Report</source>
+        <translation>报告</translation>
+    </message>
+    <message>
+        <source>Family^Given</source>
+        <translation>姓^名</translation>
+    </message>
+    <message>
+        <source>The reader who decides and signs (DICOM name: Family^Given)</source>
+        <translation>作出判断并签名的阅片医师（DICOM 姓名格式：姓^名）</translation>
+    </message>
+    <message>
+        <source>Reader</source>
+        <translation>阅片医师</translation>
+    </message>
+    <message>
+        <source>Findings in your words</source>
+        <translation>用您自己的话描述所见</translation>
+    </message>
+    <message>
+        <source>Impression</source>
+        <translation>印象</translation>
+    </message>
+    <message>
+        <source>Findings</source>
+        <translation>所见</translation>
+    </message>
+    <message>
+        <source>Sign and export</source>
+        <translation>签名与导出</translation>
+    </message>
+    <message>
+        <source>One map per accepted finding that an explanation plugin explained</source>
+        <translation>每个经解释插件解释过的已接受发现各生成一幅参数图</translation>
+    </message>
+    <message>
+        <source>Anonymise (DICOM PS3.15 Annex E)</source>
+        <translation>匿名化（DICOM PS3.15 附录 E）</translation>
+    </message>
+    <message>
+        <source>Finalise (sign)…</source>
+        <translation>定稿（签名）…</translation>
+    </message>
+    <message>
+        <source>Export…</source>
+        <translation>导出…</translation>
+    </message>
+    <message>
+        <source>{status}, edited</source>
+        <translation>{status}，已修改</translation>
+    </message>
+    <message>
+        <source>Finding</source>
+        <translation>发现</translation>
+    </message>
+    <message>
+        <source>Score</source>
+        <translation>评分</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>Decided by</source>
+        <translation>判断人</translation>
+    </message>
+    <message>
+        <source>Accept</source>
+        <translation>接受</translation>
+    </message>
+    <message>
+        <source>Reject</source>
+        <translation>拒绝</translation>
+    </message>
+    <message>
+        <source>Undecided</source>
+        <translation>待定</translation>
+    </message>
+    <message>
+        <source>Kind</source>
+        <translation>类型</translation>
+    </message>
+    <message>
+        <source>Label</source>
+        <translation>标签</translation>
+    </message>
+    <message>
+        <source>Value</source>
+        <translation>数值</translation>
+    </message>
+    <message>
+        <source>Not signed: the SR is exported as UNVERIFIED.</source>
+        <translation>未签名：SR 将以 UNVERIFIED（未验证）导出。</translation>
+    </message>
+    <message>
+        <source>The report changed after it was signed; sign it again.</source>
+        <translation>报告在签名后已更改；请重新签名。</translation>
+    </message>
+    <message>
+        <source>Signed by {reader} at {time}: the SR is exported as VERIFIED.</source>
+        <translation>由 {reader} 于 {time} 签名：SR 将以 VERIFIED（已验证）导出。</translation>
+    </message>
+    <message>
+        <source>DICOM SR</source>
+        <translation>DICOM SR</translation>
+    </message>
+    <message>
+        <source>DICOM SEG</source>
+        <translation>DICOM SEG</translation>
+    </message>
+    <message>
+        <source>Parametric map</source>
+        <translation>参数图</translation>
+    </message>
+    <message>
+        <source>PDF</source>
+        <translation>PDF</translation>
+    </message>
+    <message>
+        <source>JSON</source>
+        <translation>JSON</translation>
     </message>
 </context>
 </TS>
