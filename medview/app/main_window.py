@@ -44,6 +44,7 @@ from medview.app.ai_dock import AiWiring
 from medview.app.compare_wiring import CompareWiring
 from medview.app.i18n import LANGUAGE_NAMES
 from medview.app.measure_dock import add_measurement_dock
+from medview.app.pacs_wiring import PacsWiring
 from medview.app.reimport_wiring import ReimportWiring
 from medview.app.report_dock import ReportWiring
 from medview.app.session_keeper import QtSessionKeeper
@@ -222,6 +223,8 @@ class QtMainWindow(QMainWindow):
             self, self._mpr, self._ai, database=database, settings=settings,
             menu=self._file_menu, before=self._quit_action,
         )  # fmt: skip
+        # Query/retrieve, send, nodes (issue 9): File › Query PACS…, Send to PACS…, PACS nodes….
+        self._pacs = PacsWiring(self, database, settings, self._file_menu, self._quit_action)
         self.statusBar().showMessage(_tr("Ready"))
         self.setWindowTitle("medview")
         self.resize(1200, 900)
@@ -400,7 +403,13 @@ class QtMainWindow(QMainWindow):
         """The report panel (review, sign, export) and its dock."""
         return self._report
 
+    @property
+    def pacs(self) -> PacsWiring:
+        """File › Query PACS…, Send to PACS…, PACS nodes… and their dialogs."""
+        return self._pacs
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._pacs.shutdown()
         self._report.shutdown()  # before the AI wiring: it stops listening to the review
         self.reimport.shutdown()
         self._ai.shutdown()

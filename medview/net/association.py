@@ -130,3 +130,17 @@ def raise_lost(assoc: Association, node: Node, what: str, started: float) -> NoR
             f"{node.describe()} did not answer {what} within {node.timeout_s:g} s"
         )
     raise TransferAbortedError(f"{node.describe()} dropped the connection during {what}")
+
+
+def wake_to_abort(assoc: Association) -> None:
+    """Wake the thread waiting for ``assoc``'s next message, so that it aborts (cancel).
+
+    Called from another thread (:mod:`medview.net.cancel`). Aborting from that thread raced
+    with the worker sending a C-STORE response (pynetdicom's reactor then died on an invalid
+    state-machine event), so the abort happens in the worker: ``(None, None)`` is what the
+    DIMSE message queue yields for "no message", the response generator then aborts the
+    association itself (logging it as a DIMSE timeout) and yields an empty status, which the
+    caller turns into :class:`~medview.core.errors.Cancelled`.
+    """
+    log.info("cancel requested: aborting the association")
+    assoc.dimse.msg_queue.put((None, None))

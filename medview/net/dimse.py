@@ -16,6 +16,7 @@ from pydicom.errors import InvalidDicomError
 from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
 
 from medview.net.association import associate, raise_lost
+from medview.net.cancel import CancelToken
 from medview.net.contexts import find_contexts, store_contexts, verification_context
 from medview.net.errors import NetworkError, RemoteStatusError
 from medview.net.nodes import Node
@@ -125,12 +126,17 @@ def dicom_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
 
 
 def store(
-    node: Node, paths: Iterable[str | Path], progress: Callable[[int, int], None] | None = None
+    node: Node,
+    paths: Iterable[str | Path],
+    progress: Callable[[int, int], None] | None = None,
+    cancel: CancelToken | None = None,
 ) -> StoreSummary:
     """C-STORE (PS3.4 B.2) every DICOM file under ``paths`` to ``node``, as stored.
 
     Files keep their transfer syntax when the peer accepts it (compressed stays compressed);
-    otherwise pynetdicom falls back to an accepted uncompressed context.
+    otherwise pynetdicom falls back to an accepted uncompressed context. ``cancel`` stops
+    between files (A-ABORT, then :class:`~medview.core.errors.Cancelled`); the files already
+    stored stay on the peer.
     """
     files, skipped = dicom_files(paths)
     summary = StoreSummary(skipped=skipped)
@@ -147,6 +153,8 @@ def store(
     started = time.monotonic()
     with associate(node, store_contexts(pairs), what="C-STORE") as assoc:
         for index, path in enumerate(datasets):
+            if cancel is not None:
+                cancel.check(f"the C-STORE (after {summary.sent} of {len(datasets)} files)")
             try:
                 status = assoc.send_c_store(path)
             except ValueError as exc:  # no accepted context for this class/syntax

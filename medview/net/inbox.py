@@ -13,6 +13,7 @@ import re
 import shutil
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from medview.core.paths import AppDirs
@@ -35,11 +36,13 @@ class Inbox:
     Thread-safe: pynetdicom calls the C-STORE handler on its association threads.
     """
 
-    def __init__(self, dirs: AppDirs) -> None:
+    def __init__(self, dirs: AppDirs, on_write: Callable[[], None] | None = None) -> None:
         self.folder = dirs.store / "incoming" / uuid.uuid4().hex
         self.folder.mkdir(parents=True, exist_ok=False)
         self._lock = threading.Lock()
         self.files: list[Path] = []
+        #: Called (on the writing thread) after each file is written: progress reports.
+        self.on_write = on_write
 
     @property
     def count(self) -> int:
@@ -54,6 +57,8 @@ class Inbox:
         os.replace(partial, target)
         with self._lock:
             self.files.append(target)
+        if self.on_write is not None:
+            self.on_write()
         return target
 
     def commit(

@@ -8,9 +8,11 @@ either the whole series or nothing of this retrieve.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +23,12 @@ from pynetdicom.sop_class import (
     StudyRootQueryRetrieveInformationModelMove,
 )
 
+from medview.core.errors import Cancelled
 from medview.core.paths import AppDirs, app_dirs
 from medview.dicom.importer import ImportSummary
 from medview.dicom.index import StudyDatabase
-from medview.net.association import associate, raise_lost
+from medview.net.association import associate, raise_lost, wake_to_abort
+from medview.net.cancel import CancelToken
 from medview.net.contexts import get_contexts, move_contexts
 from medview.net.errors import NetworkError, PartialRetrieveError, RemoteStatusError
 from medview.net.inbox import Inbox
@@ -34,6 +38,10 @@ from medview.net.scp import StorageListener
 log = logging.getLogger(__name__)
 
 _PENDING = (0xFF00,)
+
+#: ``progress(received, expected)``: instances arrived so far and the total the peer
+#: announced in its pending responses (``None`` until it says). Called on worker threads.
+Progress = Callable[[int, "int | None"], None]
 
 
 @dataclass
@@ -81,10 +89,14 @@ def _collect(
     started: float,
     what: str,
     destination: str = "",
+    cancel: CancelToken | None = None,
+    on_total: Callable[[int], None] | None = None,
 ):
     """Walk the C-GET/C-MOVE responses; raise unless the final one is a full success."""
     final = None
     for status, _identifier in responses:
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled(f"the {service} of {what} was cancelled; nothing was imported")
         if not status:  # pynetdicom yields an empty status when the association died
             try:
                 raise_lost(assoc, node, service, started)
@@ -94,6 +106,11 @@ def _collect(
                 ) from None
         if status.Status in _PENDING:
             started = time.monotonic()  # a timeout counts from the last message
+            if on_total is not None:  # PS3.4 C.4.3.1.3: the counts are optional in pending
+                keys = ("Remaining", "Completed", "Failed", "Warning")
+                counts = [status.get(f"NumberOf{key}Suboperations") for key in keys]
+                if counts[0] is not None:
+                    on_total(sum(int(c or 0) for c in counts))
             continue
         final = status
         break
@@ -130,6 +147,30 @@ def _collect(
     )
 
 
+class _Tracker:
+    """Reports (received, total) to a progress callback; the total comes from the peer."""
+
+    def __init__(self, inbox: Inbox, progress: Progress | None) -> None:
+        self._inbox = inbox
+        self._progress = progress
+        self._total: int | None = None
+
+    def set_total(self, total: int) -> None:
+        self._total = total
+        self.report()
+
+    def report(self) -> None:
+        if self._progress is not None:
+            self._progress(self._inbox.count, self._total)
+
+
+def _aborted_on(cancel: CancelToken | None, assoc):
+    """While the block runs, cancelling ``cancel`` aborts ``assoc`` (see CancelToken)."""
+    if cancel is None:
+        return contextlib.nullcontext()
+    return cancel.on_cancel(lambda: wake_to_abort(assoc))
+
+
 def _finish(
     inbox: Inbox, started: float, database: StudyDatabase | None, dirs: AppDirs, out: Path | None
 ) -> RetrieveResult:
@@ -154,6 +195,8 @@ def get(
     database: StudyDatabase | None = None,
     dirs: AppDirs | None = None,
     out: Path | None = None,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
 ) -> RetrieveResult:
     """C-GET a study or series (PS3.4 C.4.3): the peer sends it on this association.
 
@@ -164,6 +207,11 @@ def get(
         ``None``: do not import (``out`` then receives the files).
     out
         Also copy the received files into this folder.
+    progress
+        Called with (instances received, total announced or None) as instances arrive.
+    cancel
+        Cancelling it aborts the association at once (A-ABORT); nothing is imported and
+        :class:`~medview.core.errors.Cancelled` is raised.
 
     Raises
     ------
@@ -174,24 +222,36 @@ def get(
     dirs = dirs or app_dirs()
     identifier = retrieve_identifier(study_uid, series_uid)
     what = _what(identifier)
+    if cancel is not None:
+        cancel.check(f"the C-GET of {what}")
     inbox = Inbox(dirs)
+    tracker = _Tracker(inbox, progress)
 
     def on_store(event) -> int:
+        if cancel is not None and cancel.cancelled:
+            return 0xA700  # the association is about to be aborted; keep nothing more
         try:
             inbox.write(event.request.AffectedSOPInstanceUID, event.encoded_dataset())
         except OSError as exc:
             log.warning("cannot write received instance: %s", exc)
             return 0xA700  # PS3.4 B.2.3 Refused: out of resources
+        tracker.report()
         return 0x0000
 
     contexts, roles = get_contexts()
     started = time.monotonic()
     try:
-        with associate(
-            node, contexts, roles=roles, handlers=[(evt.EVT_C_STORE, on_store)], what="C-GET"
-        ) as assoc:
+        with (
+            associate(
+                node, contexts, roles=roles, handlers=[(evt.EVT_C_STORE, on_store)], what="C-GET"
+            ) as assoc,
+            _aborted_on(cancel, assoc),
+        ):
             responses = assoc.send_c_get(identifier, StudyRootQueryRetrieveInformationModelGet)
-            _collect(responses, assoc, node, "C-GET", inbox, started, what)
+            _collect(
+                responses, assoc, node, "C-GET", inbox, started, what,
+                cancel=cancel, on_total=tracker.set_total,
+            )  # fmt: skip
     except BaseException:
         inbox.discard()
         raise
@@ -208,27 +268,37 @@ def move(
     database: StudyDatabase | None = None,
     dirs: AppDirs | None = None,
     out: Path | None = None,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
 ) -> RetrieveResult:
     """C-MOVE a study or series (PS3.4 C.4.2) to medview's own Storage SCP.
 
     The peer opens a second association to ``listener`` (its AE title must be configured
     on the peer with medview's host and port). The listener is started if needed and keeps
-    running afterwards only if it was running before.
+    running afterwards only if it was running before. ``progress`` and ``cancel`` work as
+    in :func:`get` (``progress`` is then called on the listener's threads).
     """
     dirs = dirs or app_dirs()
     identifier = retrieve_identifier(study_uid, series_uid)
     what = _what(identifier)
+    if cancel is not None:
+        cancel.check(f"the C-MOVE of {what}")
     inbox = Inbox(dirs)
+    tracker = _Tracker(inbox, progress)
+    inbox.on_write = tracker.report  # the listener's association threads write
     was_running = listener._server is not None
     listener.route_to(inbox)
     started = time.monotonic()
     try:
         listener.start()
-        with associate(node, move_contexts(), what="C-MOVE") as assoc:
+        with associate(node, move_contexts(), what="C-MOVE") as assoc, _aborted_on(cancel, assoc):
             responses = assoc.send_c_move(
                 identifier, listener.ae_title, StudyRootQueryRetrieveInformationModelMove
             )
-            _collect(responses, assoc, node, "C-MOVE", inbox, started, what, listener.ae_title)
+            _collect(
+                responses, assoc, node, "C-MOVE", inbox, started, what, listener.ae_title,
+                cancel=cancel, on_total=tracker.set_total,
+            )  # fmt: skip
     except BaseException:
         inbox.discard()
         raise

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import requests
@@ -19,6 +19,7 @@ from pydicom.filebase import DicomBytesIO
 
 from medview.core.paths import AppDirs, app_dirs
 from medview.dicom.index import StudyDatabase
+from medview.net.cancel import CancelToken
 from medview.net.dimse import StoreSummary, dicom_files
 from medview.net.errors import (
     AuthenticationError,
@@ -31,7 +32,7 @@ from medview.net.errors import (
 from medview.net.inbox import Inbox
 from medview.net.nodes import Node
 from medview.net.query import Query, result_from_dataset
-from medview.net.retrieve import RetrieveResult, _finish
+from medview.net.retrieve import Progress, RetrieveResult, _finish
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +142,16 @@ def retrieve(
     database: StudyDatabase | None = None,
     dirs: AppDirs | None = None,
     out: Path | None = None,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+    expected: int | None = None,
 ) -> RetrieveResult:
-    """WADO-RS retrieve of a study or series (PS3.18 10.4), imported when complete."""
+    """WADO-RS retrieve of a study or series (PS3.18 10.4), imported when complete.
+
+    ``progress(received, expected)`` is called per instance (WADO-RS announces no total:
+    ``expected`` is what a search said, or None); ``cancel`` stops between instances, closing
+    the response, and raises :class:`~medview.core.errors.Cancelled` (nothing imported).
+    """
     client = make_client(node)
     dirs = dirs or app_dirs()
     if not study_uid and series_uid:
@@ -159,7 +168,11 @@ def retrieve(
             else:
                 instances = client.iter_study(study_uid)
             for ds in instances:
+                if cancel is not None:
+                    cancel.check(f"the WADO-RS retrieve of {what}")
                 inbox.write(str(ds.SOPInstanceUID), _encode(ds))
+                if progress is not None:
+                    progress(inbox.count, expected)
         if not inbox.count:
             raise NetworkError(f"{node.describe()} returned no instances of {what}")
     except BaseException:
@@ -174,14 +187,26 @@ def _encode(ds: Dataset) -> bytes:
     return buffer.getvalue()
 
 
-def store(node: Node, paths: Iterable[str | Path], batch: int = 50) -> StoreSummary:
-    """STOW-RS (PS3.18 10.5) every DICOM file under ``paths``, ``batch`` files a request."""
+def store(
+    node: Node,
+    paths: Iterable[str | Path],
+    batch: int = 50,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> StoreSummary:
+    """STOW-RS (PS3.18 10.5) every DICOM file under ``paths``, ``batch`` files a request.
+
+    ``progress(done, total)`` after each request; ``cancel`` stops between requests
+    (:class:`~medview.core.errors.Cancelled`; what was sent stays on the server).
+    """
     client = make_client(node)
     files, skipped = dicom_files(paths)
     summary = StoreSummary(skipped=skipped)
     if not files:
         raise NetworkError("no DICOM files to send")
     for start in range(0, len(files), batch):
+        if cancel is not None:
+            cancel.check(f"the STOW-RS store (after {summary.sent} of {len(files)} files)")
         chunk = files[start : start + batch]
         datasets = [dcmread(path) for path in chunk]
         with _errors(node, "STOW-RS store"):
@@ -198,4 +223,6 @@ def store(node: Node, paths: Iterable[str | Path], batch: int = 50) -> StoreSumm
                 )
             else:
                 summary.sent += 1
+        if progress is not None:
+            progress(min(start + batch, len(files)), len(files))
     return summary
