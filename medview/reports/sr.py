@@ -154,14 +154,30 @@ def _finding_group(
 
 def _measurement_group(
     record: dict[str, Any], number: int, sources: SourceImages
-) -> hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations | None:
-    """A reader's measurement (``measurement_records`` dict) as a TID 1410 group."""
+) -> (
+    hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations
+    | hd.sr.MeasurementsAndQualitativeEvaluations
+    | None
+):
+    """A reader's measurement (``measurement_records`` dict) as a TID 1410 group, or, for a
+    point probe, a TID 1501 group whose measurement carries its point as SCOORD3D."""
     graphic_type = record.get("graphic_type")
-    if graphic_type not in ("POLYLINE", "POLYGON", "ELLIPSE"):
+    if graphic_type not in ("POLYLINE", "POLYGON", "ELLIPSE", "POINT"):
         log.info(
             "measurement %s (%s) has no SR region type; skipped", record.get("id"), graphic_type
         )
         return None
+    frame_of_reference = (
+        record.get("frame_of_reference_uid") or sources.volume.meta.frame_of_reference_uid
+    )
+    graphic_data = np.asarray(record["graphic_data"], dtype=float)
+    # TID 1410 allows no POINT region, so a probe's point goes with its value: TID 300
+    # "INFERRED FROM" TID 320 spatial coordinates (highdicom's referenced_coordinates).
+    point = (
+        [hd.sr.CoordinatesForMeasurement3D("POINT", graphic_data[:1], frame_of_reference)]
+        if graphic_type == "POINT"
+        else None
+    )
     measurements = []
     for value in record.get("values", []):
         concept = codes.concept_from_path(value.get("concept") or "")
@@ -169,20 +185,28 @@ def _measurement_group(
             continue
         measurements.append(
             hd.sr.Measurement(
-                name=concept, value=float(value["value"]), unit=codes.unit(value.get("unit", ""))
+                name=concept,
+                value=float(value["value"]),
+                unit=codes.unit(value.get("unit", "")),
+                referenced_coordinates=point,
             )
         )
     if not measurements:
         return None
-    region = hd.sr.ImageRegion3D(
-        graphic_type=graphic_type,
-        graphic_data=np.asarray(record["graphic_data"], dtype=float),
-        frame_of_reference_uid=record.get("frame_of_reference_uid")
-        or sources.volume.meta.frame_of_reference_uid,
-    )
     tracking = hd.sr.TrackingIdentifier(
         uid=stable_uid("measurement", sources.volume.meta.study_uid, str(record.get("id"))),
         identifier=f"Measurement {number}: {record.get('label') or record['kind']}"[:64],
+    )
+    if point is not None:
+        return hd.sr.MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=tracking,
+            finding_type=codes.MEASURED_FINDING,
+            measurements=measurements,
+        )
+    region = hd.sr.ImageRegion3D(
+        graphic_type=graphic_type,
+        graphic_data=graphic_data,
+        frame_of_reference_uid=frame_of_reference,
     )
     return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
         tracking_identifier=tracking,

@@ -177,7 +177,7 @@ def test_kill_during_export_leaves_no_partial_file(demo_run, tmp_path):
 
 
 def test_reader_measurements_become_sr_groups(sources, tmp_path):
-    from report_helpers import dciodvfy
+    from report_helpers import dciodvfy, dsrdump
 
     from medview.model.measurements import EllipseRoi, Length, PointProbe, measurement_records
 
@@ -201,14 +201,24 @@ def test_reader_measurements_become_sr_groups(sources, tmp_path):
     sr.save_as(path, enforce_file_format=True)
     errors, _ = dciodvfy(path)
     assert errors == []
+    dumped = dsrdump(path)
+    assert dumped.returncode == 0 and "Warning" not in dumped.stderr + dumped.stdout, dumped.stderr
     groups = hd.sr.srread(path).content.get_planar_roi_measurement_groups()
-    assert len(groups) == 2  # the probe is a point: no TID 1410 region for it
+    assert len(groups) == 2  # the probe is a point: no TID 1410 region for it (below)
     (length,) = groups[0].get_measurements(name=codes.concept_from_path("SCT.Length"))
     assert float(length.value) == pytest.approx(40.0, abs=1e-3)
     assert groups[0].roi.graphic_type.value == "POLYLINE"
     assert groups[1].roi.graphic_type.value == "ELLIPSE"
     (mean,) = groups[1].get_measurements(name=codes.MEAN)
     assert mean.unit.value == "[hnsf'U]"
+    # The probe: a TID 1501 group, its value with the LPS point as SCOORD3D (TID 320).
+    (probe,) = hd.sr.srread(path).content.get_image_measurement_groups()
+    assert "point" in probe.tracking_identifier
+    (value,) = probe.get_measurements()
+    assert value.unit.value == "[hnsf'U]"
+    (item,) = value.referenced_coordinates
+    assert item.GraphicType == "POINT"
+    assert np.allclose(item.GraphicData, center, atol=1e-3)
 
 
 def test_a_readers_own_finding_is_manual(sources, tmp_path):
