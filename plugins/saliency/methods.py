@@ -180,15 +180,17 @@ def attribute(
     spacing_mm: tuple[float, float, float] = (1.0, 1.0, 1.0),
     cam_layer: str = "",
     check: Callable[[], None] | None = None,
+    fold: bool = True,
 ) -> torch.Tensor:
     """The attribution map of ``patch``, shape (D, H, W), float32, on the patch's device.
 
     ``spacing_mm`` is the patch's (i, j, k) voxel size (for the blur baseline);
     ``cam_layer`` the hook's suggested Grad-CAM layer; ``check`` is called before every
-    model evaluation (raise there to cancel).
+    model evaluation (raise there to cancel); ``fold=False`` keeps the batch normalisations
+    (the benchmark's reference).
     """
     x = patch.input.detach().float()
-    module = fold_batch_norms(module)
+    module = fold_batch_norms(module) if fold else module
     # oneDNN's 3D convolutions are about 1.2x faster channels-last on x86 CPUs (measured on
     # the detector at 64^3: IG 32 steps 18.9 s -> 16.0 s); the values do not change.
     layout = torch.channels_last_3d if x.device.type == "cpu" else torch.contiguous_format
