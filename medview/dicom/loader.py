@@ -293,6 +293,9 @@ def _meta(candidate: Candidate, plan: _Plan) -> VolumeMeta:
         invert_display=first.photometric == "MONOCHROME1",
         windows=windows,
         source_sop_uids=tuple(ref.header.sop_instance_uid for ref in candidate.slices),
+        source_frames=tuple(ref.frame + 1 for ref in candidate.slices)
+        if any(ref.header.is_multiframe for ref in candidate.slices)
+        else (),
         warnings=tuple(dict.fromkeys([*candidate.warnings, *header_warnings])),
         derived=ai_output,
         derivation=(first.derivation_description or "AI output") if ai_output else "",

@@ -49,6 +49,10 @@ class VolumeMeta:
     windows: tuple[WindowPreset, ...] = ()
     #: SOP Instance UID of each k slice (one entry per frame for multi-frame: same UID repeated).
     source_sop_uids: tuple[str, ...] = ()
+    #: Frame Number (1-based) of each k slice within its multi-frame source image; empty
+    #: when every slice is a single-frame image. Reports reference frames by it (PS3.3
+    #: C.7.6.16 frames; Referenced Frame Number, C.10.5).
+    source_frames: tuple[int, ...] = ()
     #: Geometry and loading warnings the user should see (one sentence each).
     warnings: tuple[str, ...] = ()
     #: True for data computed by medview or a plugin (e.g. super-resolution): must be labelled.

@@ -144,7 +144,7 @@ def export_report(
                 deidentify(ds, uids, patient_id)
         exported = anonymize_model(model, uids, patient_id)
         say("writing de-identified copies of the source images")
-        for number, path in enumerate(sources.paths, start=1):
+        for number, path in enumerate(sources.unique_paths(), start=1):
             image = pydicom.dcmread(path)
             deidentify(image, uids, patient_id)
             target = out_dir / IMAGES_DIR / f"IM{number:05d}.dcm"

@@ -126,7 +126,7 @@ def build_pmap(
     plugin = f"{algorithm.plugin_id} {algorithm.version}" if algorithm else "unknown plugin"
     description = f"{METHOD_NAMES.get(method, method)} by {plugin}, finding {finding.id}"
     pm = hd.pm.ParametricMap(
-        source_images=[sources.datasets[k] for k in slices],
+        source_images=sources.unique_datasets(slices),
         pixel_array=pixels,
         plane_positions=positions,
         pixel_measures=measures,

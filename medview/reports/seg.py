@@ -134,9 +134,23 @@ def build_seg(
     for index, mask in enumerate(masks):
         pixels[..., index] = mask[slices]
     descriptions = [_description(n, f) for n, f in enumerate(with_mask, start=1)]
+    # Frames of a multi-frame source (Enhanced CT): the image once, and each SEG frame's
+    # position, by which highdicom matches it to its source frame (PS3.3 C.8.20.2).
+    positions = (
+        [
+            hd.PlanePositionSequence(
+                hd.CoordinateSystemNames.PATIENT,
+                [float(v) for v in sources.volume.index_to_lps(np.array([0.0, 0.0, k]))],
+            )
+            for k in slices
+        ]
+        if sources.multiframe
+        else None
+    )
     seg = hd.seg.Segmentation(
-        source_images=[sources.datasets[k] for k in slices],
+        source_images=sources.unique_datasets(slices),
         pixel_array=pixels,
+        plane_positions=positions,
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=descriptions,
         series_instance_uid=series_uid,

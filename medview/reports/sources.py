@@ -32,9 +32,33 @@ class SourceImages:
         nk = self.volume.shape[0]
         if len(self.datasets) != nk:
             raise MedviewError(
-                f"the report needs one single-frame image per slice ({nk}), got "
-                f"{len(self.datasets)}: multi-frame sources are not supported yet"
+                f"the report needs the source image of each of the {nk} slices, got "
+                f"{len(self.datasets)}"
             )
+
+    @property
+    def multiframe(self) -> bool:
+        """Whether the slices are frames of multi-frame images (e.g. an Enhanced CT): the
+        same dataset then stands for many ``k`` and references need frame numbers."""
+        return bool(self.volume.meta.source_frames)
+
+    def frame_number(self, k: int) -> int | None:
+        """Frame Number (1-based) of slice ``k`` in its image; None for single-frame."""
+        frames = self.volume.meta.source_frames
+        return int(frames[k]) if frames else None
+
+    def unique_datasets(self, slices: Sequence[int] | None = None) -> list[Dataset]:
+        """The distinct images behind ``slices`` (all by default), in slice order: one per
+        slice for single-frame sources, the multi-frame image once for its frames."""
+        seen: dict[str, Dataset] = {}
+        for k in range(len(self.datasets)) if slices is None else slices:
+            ds = self.datasets[k]
+            seen.setdefault(str(ds.SOPInstanceUID), ds)
+        return list(seen.values())
+
+    def unique_paths(self) -> list[Path]:
+        """The distinct files of the source images (a multi-frame file once)."""
+        return list(dict.fromkeys(self.paths))
 
     @classmethod
     def read(cls, volume: Volume, paths: Sequence[str | Path]) -> SourceImages:

@@ -271,9 +271,12 @@ def build_sr(
         observation_context=_observation_context(model),
         procedure_reported=codes.CT_PROCEDURE,
         imaging_measurements=groups or None,
-        referenced_images=library,
+        # highdicom describes library entries (TID 1602) from single-frame attributes only
+        # (top-level Pixel Spacing, Image Position): a multi-frame source (Enhanced CT) is
+        # referenced by the evidence and the SEG instead; findings keep SCOORD3D regions.
+        referenced_images=None if sources.multiframe else library,
     )
-    evidence: list[Dataset] = list(library) or [sources.datasets[0]]
+    evidence: list[Dataset] = list(library) or sources.unique_datasets([0])
     if seg is not None:
         evidence.append(seg.dataset)
     evidence.extend(pmaps.values())
@@ -314,7 +317,8 @@ def _library(model: ReportModel, sources: SourceImages) -> list[Dataset]:
         for k, ds in enumerate(sources.datasets):
             if uid and ds.SOPInstanceUID == uid:
                 indices.append(k)
-    return [sources.datasets[k] for k in sorted(set(indices))]
+    # A multi-frame source is one library entry (the image), whatever frames are concerned.
+    return sources.unique_datasets(sorted(set(indices)))
 
 
 def referenced_uids(sr: Dataset) -> set[str]:
