@@ -32,6 +32,13 @@ PROCESSING_EQUIPMENT = CodedConcept("109102", "DCM", "Processing Equipment")
 
 #: Finding type of a reader's free measurement (DCM 121071 "Finding").
 MEASURED_FINDING = CodedConcept("121071", "DCM", "Finding")
+#: TID 1500 row 12: the report-level "Qualitative Evaluations" container (UMLS C0034375)
+#: and the TEXT items medview puts in it: the reader's findings text (DCM 121071 "Finding"),
+#: impression (DCM 121073 "Impression") and the intended-use statement (DCM 121106 "Comment").
+QUALITATIVE_EVALUATIONS = CodedConcept("C0034375", "UMLS", "Qualitative Evaluations")
+FINDINGS_TEXT = CodedConcept("121071", "DCM", "Finding")
+IMPRESSION = CodedConcept("121073", "DCM", "Impression")
+COMMENT = CodedConcept("121106", "DCM", "Comment")
 
 #: TID 1419 measurement names.
 LONG_AXIS = CodedConcept("103339001", "SCT", "Long axis")

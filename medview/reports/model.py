@@ -36,7 +36,8 @@ METHOD_NAMES = {
 
 #: Shown on every report (the project's intended-use statement, README "not a medical device").
 DEFAULT_INTENDED_USE = (
-    "medview is research software for decision support; it is not a medical device. "
+    "medview is research software for decision support; it is not a medical device and not "
+    "for diagnostic use. "
     "AI findings are proposals that a qualified reader must review; they are not a diagnosis."
 )
 

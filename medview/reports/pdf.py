@@ -68,7 +68,7 @@ TEXT = {
         "ai_explanation": "AI 解释——不用于诊断",
         "explanation_of": "所见 {numbers} 的 AI 解释",
         "generated": "由 {gen} 生成于 {at}",
-        "default_intended_use": "medview 是用于辅助决策的研究软件，不是医疗器械。AI 所见仅为建议，"
+        "default_intended_use": "medview 是用于辅助决策的研究软件，不是医疗器械，不用于诊断。AI 所见仅为建议，"
         "须由有资质的医师审核，不构成诊断。",
     },
 }  # fmt: skip

@@ -276,6 +276,7 @@ def build_sr(
         # referenced by the evidence and the SEG instead; findings keep SCOORD3D regions.
         referenced_images=None if sources.multiframe else library,
     )
+    report[0].ContentSequence.append(_report_texts(model))
     evidence: list[Dataset] = list(library) or sources.unique_datasets([0])
     if seg is not None:
         evidence.append(seg.dataset)
@@ -305,6 +306,32 @@ def build_sr(
     )
     add_device_uids(sr, model)
     return sr
+
+
+def _report_texts(model: ReportModel) -> hd.sr.ContainerContentItem:
+    """TID 1500 row 12, "Qualitative Evaluations": the reader's findings text and impression
+    (when written) and the intended-use statement ("not for diagnostic use", issue 11 AI3),
+    so the SR carries what the PDF says wherever it goes."""
+    container = hd.sr.ContainerContentItem(
+        name=codes.QUALITATIVE_EVALUATIONS,
+        relationship_type=hd.sr.RelationshipTypeValues.CONTAINS,
+    )
+    texts = [
+        (codes.FINDINGS_TEXT, model.findings_text),
+        (codes.IMPRESSION, model.impression),
+        (codes.COMMENT, model.intended_use),
+        # Each algorithm's own declared intended use ("... Not for diagnostic use.").
+        *((codes.COMMENT, f"{a.name}: {a.intended_use}") for a in model.algorithms()
+          if a.intended_use),
+    ]  # fmt: skip
+    container.ContentSequence = [
+        hd.sr.TextContentItem(
+            name=name, value=value, relationship_type=hd.sr.RelationshipTypeValues.CONTAINS
+        )
+        for name, value in texts
+        if value and value.strip()
+    ]
+    return container
 
 
 def _library(model: ReportModel, sources: SourceImages) -> list[Dataset]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import highdicom as hd
 import numpy as np
 import pydicom
@@ -37,6 +39,18 @@ def test_dsrdump_reads_the_sr(request, which):
     assert run.returncode == 0, run.stderr
     assert "E:" not in run.stderr and "W:" not in run.stderr, run.stderr
     assert "TID 1500" in run.stdout or "Imaging Measurement Report" in run.stdout
+    # TID 1500 "Qualitative Evaluations": intended use always (issue 11 AI3), and the
+    # reader's impression where one was written (the `exported` fixture writes one).
+    long = subprocess.run(
+        ["dsrdump", "+Pl", str(request.getfixturevalue(which) / "report-sr.dcm")],
+        capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    assert '"Qualitative Evaluations"' in long
+    assert 'TEXT:(,,"Comment")="medview is research software' in long
+    assert 'TEXT:(,,"Comment")="Threshold blob detector: ' in long
+    assert "not for diagnostic use" in long.lower()
+    if which == "exported":
+        assert 'TEXT:(,,"Impression")="Two nodules."' in long
 
 
 def _value(group, concept):
