@@ -55,6 +55,17 @@ def _tr(text: str) -> str:
     return QCoreApplication.translate("QtAiPanel", text)
 
 
+def _disclaimer(parent: QWidget, name: str) -> QLabel:
+    """Under the findings, between them and the overlays (issue 11 AI3); each plugin's own
+    intended use is shown with the plugin above and goes into every report."""
+    text = _tr("AI results are proposals for a qualified reader to review: not for diagnostic use.")
+    label = QLabel(text, parent)
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #e0a030; font-style: italic;")  # visible on both themes
+    return label
+
+
 def finding_diameter(finding: ReviewedFinding) -> float:
     """The diameter shown and drawn: the plugin's measurement, else the mean box size."""
     measured = finding.finding.measurements.get("diameter_mm")
@@ -359,6 +370,7 @@ class QtAiPanel(QWidget):
         layout.addLayout(buttons)
         self._counts = QLabel(box)
         layout.addWidget(self._counts)
+        layout.addWidget(_disclaimer(box, "findings-disclaimer"))
         return box
 
     def _build_overlay_box(self) -> QGroupBox:

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 from PySide6.QtCore import QElapsedTimer, QTimer
+from PySide6.QtWidgets import QLabel
 
 from medview.ai.audit import AuditLog
 from medview.ai.jobs import JobState
@@ -203,6 +204,19 @@ def test_a_run_lists_findings_draws_them_and_the_review_is_kept(qtbot, window):
     green = np.all(np.abs(rgb - np.array(STATUS_COLOURS["accepted"]) * 255) < 40, axis=2)
     assert green.sum() > 20
     assert "0 to review, 1 accepted" in panel._counts.text()
+    # "Not for diagnostic use" under the AI findings (issue 11 AI3), drawn.
+    for name in ("findings-disclaimer",):
+        label = panel.findChild(QLabel, name)
+        assert label is not None and label.isVisible(), name
+        assert "not for diagnostic use" in label.text()
+        image = label.grab().toImage()
+        inked = sum(
+            1
+            for x in range(0, image.width(), 2)
+            for y in range(image.height())
+            if image.pixelColor(x, y).red() > 150 and image.pixelColor(x, y).blue() < 110
+        )
+        assert inked > 30, f"{name}: the warning text is not drawn ({inked} orange pixels)"
     # Moving the crosshair and "move to crosshair" edits the centre; the original stays.
     mpr.state.set_crosshair(np.add(finding.center_lps_mm, (2.0, 0.0, 0.0)))
     panel.move_selected_to(mpr.state.crosshair)
