@@ -124,7 +124,7 @@ def retrieve_series(
     if method == CGET:
         return retrieve.get(node, study_uid, series_uid, **common)
     if listener is None:
-        raise MedviewError("C-MOVE needs medview's Storage SCP (Settings › PACS nodes…)")
+        raise MedviewError("C-MOVE needs medview's Storage SCP (File › PACS nodes…)")
     return retrieve.move(node, study_uid, series_uid, listener=listener, **common)
 
 

@@ -1,6 +1,6 @@
 """Instances a PACS pushes to medview's running Storage SCP, outside any retrieve (issue 9).
 
-While the listener runs (started from Settings › PACS nodes…) and no C-MOVE is routed to it,
+While the listener runs (started from File › PACS nodes…) and no C-MOVE is routed to it,
 a peer may send studies on its own (an auto-routing rule, a "send to" in the PACS). Each
 association gets its own :class:`~medview.net.inbox.Inbox`; what arrived is imported when
 the peer releases the association normally (PS3.8 7.2, A-RELEASE: it has sent all it meant

@@ -1,4 +1,4 @@
-"""Settings › PACS nodes…: remote nodes and medview's own Storage SCP (issue 9).
+"""File › PACS nodes…: remote nodes and medview's own Storage SCP (issue 9).
 
 Each node has a DIMSE address (AE title, host, port) and/or a DICOMweb base URL with
 optional basic or bearer authentication. Fields are checked by :mod:`medview.net.nodes`

@@ -242,7 +242,7 @@ class QtPacsQueryDialog(QDialog):
         return self._token is not None
 
     def reload_nodes(self) -> None:
-        """Re-read the nodes from the settings (after Settings › PACS nodes…).
+        """Re-read the nodes from the settings (after File › PACS nodes…).
 
         The results stay when the selected node is still there (reopening the dialog must
         not lose a search); not while a retrieve runs (its node must not change under it).
@@ -260,7 +260,7 @@ class QtPacsQueryDialog(QDialog):
             self.status.setText(
                 problems[0]
                 if problems
-                else _tr("No PACS node yet: add one in Settings › PACS nodes…")
+                else _tr("No PACS node yet: add one in File › PACS nodes…")
             )
 
     def current_node(self) -> Node | None:
@@ -286,7 +286,7 @@ class QtPacsQueryDialog(QDialog):
     def start_search(self) -> None:
         node = self.current_node()
         if node is None:
-            self.status.setText(_tr("No PACS node yet: add one in Settings › PACS nodes…"))
+            self.status.setText(_tr("No PACS node yet: add one in File › PACS nodes…"))
             return
         try:
             query = self.query()

@@ -168,7 +168,7 @@ class QtPacsSendDialog(QDialog):
             self.status.setText(
                 problems[0]
                 if problems
-                else _tr("No PACS node yet: add one in Settings › PACS nodes…")
+                else _tr("No PACS node yet: add one in File › PACS nodes…")
             )
         self._update_buttons()
 

@@ -95,7 +95,7 @@ def _retrieve(qtbot, dialog: QtPacsQueryDialog, row: int = 0, method: str = "C-G
     return blocker.args[0]
 
 
-# -- Settings › PACS nodes ---------------------------------------------------------------------
+# -- File › PACS nodes -------------------------------------------------------------------------
 def test_nodes_dialog_saves_tests_and_reports_a_wrong_port(qtbot, orthanc, caplog):
     caplog.set_level(logging.DEBUG)
     settings = load_settings()

@@ -4,7 +4,10 @@
      self.tr(), or the first argument of QCoreApplication.translate(). Compile with
      .venv/bin/pyside6-lrelease medview/resources/i18n/medview_zh_CN.ts
      Text drawn inside the VTK views (QtSliceView, QtVolumeView, plane titles) is left in
-     English on purpose: VTK's built-in fonts have no CJK glyphs. -->
+     English on purpose: VTK's built-in fonts have no CJK glyphs.
+     tests/unit/test_translations_complete.py finds every translated string in medview/view
+     and medview/app, checks each has a finished translation here (its allow-lists name the
+     exceptions and why) and that the .qm was rebuilt from this file. -->
 <TS version="2.1" language="zh_CN" sourcelanguage="en">
 <context>
     <name>QtMainWindow</name>
@@ -269,6 +272,23 @@
         <source>{count} files could not be read (first: {path}: {reason}).</source>
         <translation>{count} 个文件无法读取（第一个：{path}：{reason}）。</translation>
     </message>
+    <!-- Measure menu and dock (medview/app/measure_dock.py), reports re-imported with a series (medview/app/reimport_wiring.py) -->
+    <message>
+        <source>&amp;Measure</source>
+        <translation>测量(&amp;M)</translation>
+    </message>
+    <message>
+        <source>Measurements</source>
+        <translation>测量</translation>
+    </message>
+    <message>
+        <source>{count} finding(s) imported from {reports} report object(s).</source>
+        <translation>已从 {reports} 个报告对象导入 {count} 个发现。</translation>
+    </message>
+    <message>
+        <source>Could not import a report: {reason}</source>
+        <translation>无法导入报告：{reason}</translation>
+    </message>
 </context>
 <context>
     <name>QtStudyBrowser</name>
@@ -440,6 +460,63 @@
         <source>&amp;Delete measurement</source>
         <translation>删除测量(&amp;D)</translation>
     </message>
+    <!-- Window presets, cine and measurement kinds (medview/view/mpr_actions.py, measure_actors.py). The measured values and the plane titles are drawn inside the VTK views without the CJK font and stay in English. -->
+    <message>
+        <source>Lung</source>
+        <translation>肺</translation>
+    </message>
+    <message>
+        <source>Mediastinum</source>
+        <translation>纵隔</translation>
+    </message>
+    <message>
+        <source>Bone</source>
+        <translation>骨</translation>
+    </message>
+    <message>
+        <source>Brain</source>
+        <translation>脑</translation>
+    </message>
+    <message>
+        <source>Abdomen</source>
+        <translation>腹部</translation>
+    </message>
+    <message>
+        <source>Liver</source>
+        <translation>肝</translation>
+    </message>
+    <message>
+        <source>&amp;Play/pause cine</source>
+        <translation>播放/暂停电影回放(&amp;P)</translation>
+    </message>
+    <message>
+        <source>Cine &amp;faster</source>
+        <translation>电影回放加速(&amp;F)</translation>
+    </message>
+    <message>
+        <source>Cine &amp;slower</source>
+        <translation>电影回放减速(&amp;S)</translation>
+    </message>
+    <message>
+        <source>Length</source>
+        <translation>长度</translation>
+    </message>
+    <message>
+        <source>Angle</source>
+        <translation>角度</translation>
+    </message>
+    <message>
+        <source>Ellipse</source>
+        <translation>椭圆</translation>
+    </message>
+    <message>
+        <source>Rectangle</source>
+        <translation>矩形</translation>
+    </message>
+    <message>
+        <source>Probe</source>
+        <translation>探针</translation>
+    </message>
 </context>
 <context>
     <name>QtAiPanel</name>
@@ -602,6 +679,60 @@
     <message>
         <source>rejected</source>
         <translation>已拒绝</translation>
+    </message>
+    <!-- Saliency display (medview/view/saliency_controls.py) and saving a derived series -->
+    <message>
+        <source>Show</source>
+        <translation>显示</translation>
+    </message>
+    <message>
+        <source>Method</source>
+        <translation>方法</translation>
+    </message>
+    <message>
+        <source>Save as DICOM…</source>
+        <translation>另存为 DICOM…</translation>
+    </message>
+    <message>
+        <source>Positive only</source>
+        <translation>仅正值</translation>
+    </message>
+    <message>
+        <source>Absolute</source>
+        <translation>绝对值</translation>
+    </message>
+    <message>
+        <source>Signed</source>
+        <translation>正负值</translation>
+    </message>
+    <message>
+        <source>For signed maps (attributions): draw the positive part, the magnitude or both.</source>
+        <translation>用于带符号的图（归因图）：显示正值部分、绝对值或正负两部分。</translation>
+    </message>
+    <message>
+        <source>Explanation method: the selected finding's overlay follows this choice.</source>
+        <translation>解释方法：所选发现的叠加图随此选项切换。</translation>
+    </message>
+    <message>
+        <source>Grad-CAM</source>
+        <translation>Grad-CAM</translation>
+    </message>
+    <message>
+        <source>Integrated Gradients</source>
+        <translation>积分梯度</translation>
+    </message>
+    <message>
+        <source>SmoothGrad</source>
+        <translation>SmoothGrad</translation>
+    </message>
+    <message>
+        <source>Occlusion</source>
+        <translation>遮挡</translation>
+    </message>
+    <!-- The disclaimer under the findings (issue 11) -->
+    <message>
+        <source>AI results are proposals for a qualified reader to review: not for diagnostic use.</source>
+        <translation>AI 结果仅为供有资质的阅片医师审阅的建议：不得用于诊断。</translation>
     </message>
 </context>
 <context>
@@ -793,6 +924,466 @@
     <message>
         <source>JSON</source>
         <translation>JSON</translation>
+    </message>
+</context>
+<context>
+    <name>DerivedExport</name>
+    <!-- Saving an AI-derived series as DICOM (medview/app/derived_export.py) -->
+    <message>
+        <source>A derived series is being saved; wait until it is done.</source>
+        <translation>正在保存派生序列；请等待其完成。</translation>
+    </message>
+    <message>
+        <source>Saving the derived series to {folder}…</source>
+        <translation>正在将派生序列保存到 {folder}…</translation>
+    </message>
+    <message>
+        <source>Save the derived series in a new, empty folder</source>
+        <translation>将派生序列保存到新的空文件夹</translation>
+    </message>
+    <message>
+        <source>Saved the derived series ({count} images) to {folder}.</source>
+        <translation>派生序列（{count} 幅图像）已保存到 {folder}。</translation>
+    </message>
+    <message>
+        <source>Saved the derived series to {folder}; import it with File › Import folder… once the running import is done.</source>
+        <translation>派生序列已保存到 {folder}；请在当前导入完成后通过“文件 › 导入文件夹…”导入。</translation>
+    </message>
+    <message>
+        <source>Could not save the derived series: {reason}</source>
+        <translation>无法保存派生序列：{reason}</translation>
+    </message>
+</context>
+<context>
+    <name>PacsWiring</name>
+    <!-- PACS menu entries and pushes received (medview/app/pacs_wiring.py) -->
+    <message>
+        <source>Q&amp;uery PACS…</source>
+        <translation>查询 PACS(&amp;U)…</translation>
+    </message>
+    <message>
+        <source>Se&amp;nd to PACS…</source>
+        <translation>发送到 PACS(&amp;N)…</translation>
+    </message>
+    <message>
+        <source>&amp;PACS nodes…</source>
+        <translation>PACS 节点(&amp;P)…</translation>
+    </message>
+    <message>
+        <source>{peer} sent {count} new image(s); they are in the study browser.</source>
+        <translation>{peer} 发送了 {count} 幅新图像；已在检查列表中。</translation>
+    </message>
+</context>
+<context>
+    <name>QtMeasurementPanel</name>
+    <!-- The measurement list (medview/view/measurement_panel.py) -->
+    <message>
+        <source>Kind</source>
+        <translation>类型</translation>
+    </message>
+    <message>
+        <source>Label</source>
+        <translation>标签</translation>
+    </message>
+    <message>
+        <source>Value</source>
+        <translation>数值</translation>
+    </message>
+    <message>
+        <source>Delete</source>
+        <translation>删除</translation>
+    </message>
+    <message>
+        <source>Undo</source>
+        <translation>撤销</translation>
+    </message>
+    <message>
+        <source>Redo</source>
+        <translation>重做</translation>
+    </message>
+</context>
+<context>
+    <name>QtPacsQueryDialog</name>
+    <!-- File › Query PACS… (medview/view/pacs_query_dialog.py): query/retrieve -->
+    <message>
+        <source>Query PACS</source>
+        <translation>查询 PACS</translation>
+    </message>
+    <message>
+        <source>e.g. DOE* (wildcards * and ?)</source>
+        <translation>例如 ZHANG*（可用通配符 * 和 ?）</translation>
+    </message>
+    <message>
+        <source>&amp;Search</source>
+        <translation>查询(&amp;S)</translation>
+    </message>
+    <message>
+        <source>Node</source>
+        <translation>节点</translation>
+    </message>
+    <message>
+        <source>Patient name</source>
+        <translation>患者姓名</translation>
+    </message>
+    <message>
+        <source>Patient ID</source>
+        <translation>患者 ID</translation>
+    </message>
+    <message>
+        <source>Accession</source>
+        <translation>检查号</translation>
+    </message>
+    <message>
+        <source>Study date</source>
+        <translation>检查日期</translation>
+    </message>
+    <message>
+        <source>Modality</source>
+        <translation>模态</translation>
+    </message>
+    <message>
+        <source>Patient</source>
+        <translation>患者</translation>
+    </message>
+    <message>
+        <source>Date</source>
+        <translation>日期</translation>
+    </message>
+    <message>
+        <source>Description</source>
+        <translation>描述</translation>
+    </message>
+    <message>
+        <source>Images</source>
+        <translation>图像数</translation>
+    </message>
+    <message>
+        <source>Retrieve</source>
+        <translation>检索</translation>
+    </message>
+    <message>
+        <source>&amp;Retrieve</source>
+        <translation>检索(&amp;R)</translation>
+    </message>
+    <message>
+        <source>&amp;Cancel retrieve</source>
+        <translation>取消检索(&amp;C)</translation>
+    </message>
+    <message>
+        <source>Choose a node and search.</source>
+        <translation>请选择节点并查询。</translation>
+    </message>
+    <message>
+        <source>Retrieve by</source>
+        <translation>检索方式</translation>
+    </message>
+    <message>
+        <source>any</source>
+        <translation>不限</translation>
+    </message>
+    <message>
+        <source>No PACS node yet: add one in File › PACS nodes…</source>
+        <translation>尚无 PACS 节点：请在“文件 › PACS 节点…”中添加。</translation>
+    </message>
+    <message>
+        <source>Searching {node}…</source>
+        <translation>正在查询 {node}…</translation>
+    </message>
+    <message>
+        <source>Retrieving needs the study database.</source>
+        <translation>检索需要检查数据库。</translation>
+    </message>
+    <message>
+        <source>Select a study or series to retrieve.</source>
+        <translation>请选择要检索的检查或序列。</translation>
+    </message>
+    <message>
+        <source>Retrieving from {node} by {method}…</source>
+        <translation>正在通过 {method} 从 {node} 检索…</translation>
+    </message>
+    <message>
+        <source>Cancelling…</source>
+        <translation>正在取消…</translation>
+    </message>
+    <message>
+        <source>{count} studies found on {node}.</source>
+        <translation>在 {node} 上找到 {count} 个检查。</translation>
+    </message>
+    <message>
+        <source>{images} in {series} series</source>
+        <translation>{images} 幅，{series} 个序列</translation>
+    </message>
+    <message>
+        <source>complete ({n})</source>
+        <translation>完成（{n}）</translation>
+    </message>
+    <message>
+        <source>complete</source>
+        <translation>完成</translation>
+    </message>
+    <message>
+        <source>cancelled</source>
+        <translation>已取消</translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation>失败</translation>
+    </message>
+    <message>
+        <source>Retrieve cancelled: the series in progress was not imported; {done} series ({images} images) were retrieved before.</source>
+        <translation>检索已取消：进行中的序列未导入；此前已检索 {done} 个序列（{images} 幅图像）。</translation>
+    </message>
+    <message>
+        <source>({done} series retrieved before.)</source>
+        <translation>（此前已检索 {done} 个序列。）</translation>
+    </message>
+    <message>
+        <source>Retrieved {done} series ({images} images) in {seconds:.1f} s; they are in the study browser.</source>
+        <translation>已检索 {done} 个序列（{images} 幅图像），用时 {seconds:.1f} 秒；已在检查列表中。</translation>
+    </message>
+</context>
+<context>
+    <name>QtPacsNodesDialog</name>
+    <!-- File › PACS nodes… (medview/view/pacs_nodes_dialog.py) -->
+    <message>
+        <source>PACS nodes</source>
+        <translation>PACS 节点</translation>
+    </message>
+    <message>
+        <source>&amp;Add</source>
+        <translation>添加(&amp;A)</translation>
+    </message>
+    <message>
+        <source>&amp;Remove</source>
+        <translation>删除(&amp;R)</translation>
+    </message>
+    <message>
+        <source>(none)</source>
+        <translation>（无）</translation>
+    </message>
+    <message>
+        <source>None</source>
+        <translation>无</translation>
+    </message>
+    <message>
+        <source>Basic (user + password)</source>
+        <translation>基本认证（用户名 + 密码）</translation>
+    </message>
+    <message>
+        <source>Bearer token</source>
+        <translation>Bearer 令牌</translation>
+    </message>
+    <message>
+        <source>Remember credentials in the settings file (readable only by you)</source>
+        <translation>在设置文件中记住凭据（仅您本人可读）</translation>
+    </message>
+    <message>
+        <source>Unticked, credentials are kept for this session only and forgotten on quit.</source>
+        <translation>不勾选时，凭据仅在本次会话中保留，退出时即清除。</translation>
+    </message>
+    <message>
+        <source>&amp;Test connection</source>
+        <translation>测试连接(&amp;T)</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>名称</translation>
+    </message>
+    <message>
+        <source>PACS AE title</source>
+        <translation>PACS AE Title</translation>
+    </message>
+    <message>
+        <source>Host</source>
+        <translation>主机</translation>
+    </message>
+    <message>
+        <source>Port</source>
+        <translation>端口</translation>
+    </message>
+    <message>
+        <source>medview's AE title</source>
+        <translation>medview 的 AE Title</translation>
+    </message>
+    <message>
+        <source>Timeout</source>
+        <translation>超时</translation>
+    </message>
+    <message>
+        <source>DICOMweb URL</source>
+        <translation>DICOMweb 地址</translation>
+    </message>
+    <message>
+        <source>Authentication</source>
+        <translation>身份验证</translation>
+    </message>
+    <message>
+        <source>Username</source>
+        <translation>用户名</translation>
+    </message>
+    <message>
+        <source>Password</source>
+        <translation>密码</translation>
+    </message>
+    <message>
+        <source>Token</source>
+        <translation>令牌</translation>
+    </message>
+    <message>
+        <source>Remote nodes</source>
+        <translation>远程节点</translation>
+    </message>
+    <message>
+        <source>medview's Storage SCP (the C-MOVE destination)</source>
+        <translation>medview 的存储 SCP（C-MOVE 目标）</translation>
+    </message>
+    <message>
+        <source>AE title</source>
+        <translation>AE Title</translation>
+    </message>
+    <message>
+        <source>Not saved: {reason}</source>
+        <translation>未保存：{reason}</translation>
+    </message>
+    <message>
+        <source>Saved {count} node(s).</source>
+        <translation>已保存 {count} 个节点。</translation>
+    </message>
+    <message>
+        <source>Testing {node}…</source>
+        <translation>正在测试 {node}…</translation>
+    </message>
+    <message>
+        <source>Starting…</source>
+        <translation>正在启动…</translation>
+    </message>
+    <message>
+        <source>Start</source>
+        <translation>启动</translation>
+    </message>
+    <message>
+        <source>Stop</source>
+        <translation>停止</translation>
+    </message>
+    <message>
+        <source>Listening as {aet} on port {port}</source>
+        <translation>正在以 {aet} 监听端口 {port}</translation>
+    </message>
+    <message>
+        <source>Stopped (a C-MOVE starts it for its retrieve)</source>
+        <translation>已停止（C-MOVE 检索时会自动启动）</translation>
+    </message>
+</context>
+<context>
+    <name>QtPacsSendDialog</name>
+    <!-- File › Send to PACS… (medview/view/pacs_send_dialog.py) -->
+    <message>
+        <source>Send to PACS</source>
+        <translation>发送到 PACS</translation>
+    </message>
+    <message>
+        <source>A folder of DICOM files</source>
+        <translation>DICOM 文件夹</translation>
+    </message>
+    <message>
+        <source>The series on screen</source>
+        <translation>当前显示的序列</translation>
+    </message>
+    <message>
+        <source>e.g. an exported report folder</source>
+        <translation>例如导出的报告文件夹</translation>
+    </message>
+    <message>
+        <source>&amp;Browse…</source>
+        <translation>浏览(&amp;B)…</translation>
+    </message>
+    <message>
+        <source>&amp;Send</source>
+        <translation>发送(&amp;S)</translation>
+    </message>
+    <message>
+        <source>&amp;Cancel send</source>
+        <translation>取消发送(&amp;C)</translation>
+    </message>
+    <message>
+        <source>Node</source>
+        <translation>节点</translation>
+    </message>
+    <message>
+        <source>Send by</source>
+        <translation>发送方式</translation>
+    </message>
+    <message>
+        <source>(no series on screen)</source>
+        <translation>（当前未显示序列）</translation>
+    </message>
+    <message>
+        <source>No PACS node yet: add one in File › PACS nodes…</source>
+        <translation>尚无 PACS 节点：请在“文件 › PACS 节点…”中添加。</translation>
+    </message>
+    <message>
+        <source>There is no series on screen to send.</source>
+        <translation>当前没有显示可发送的序列。</translation>
+    </message>
+    <message>
+        <source>{folder}: not a folder; choose the folder to send.</source>
+        <translation>{folder}：不是文件夹；请选择要发送的文件夹。</translation>
+    </message>
+    <message>
+        <source>(empty)</source>
+        <translation>（空）</translation>
+    </message>
+    <message>
+        <source>Sending to {node}…</source>
+        <translation>正在发送到 {node}…</translation>
+    </message>
+    <message>
+        <source>Folder to send</source>
+        <translation>要发送的文件夹</translation>
+    </message>
+    <message>
+        <source>Sending to {node} was cancelled; the files sent before stay there.</source>
+        <translation>向 {node} 的发送已取消；此前已发送的文件仍保留在该节点上。</translation>
+    </message>
+    <message>
+        <source>Sent {sent} file(s) to {node}; {failed} failed, {skipped} non-DICOM skipped.</source>
+        <translation>已向 {node} 发送 {sent} 个文件；{failed} 个失败，跳过 {skipped} 个非 DICOM 文件。</translation>
+    </message>
+    <message>
+        <source>First failure: {file}: {reason}.</source>
+        <translation>第一个失败：{file}：{reason}。</translation>
+    </message>
+</context>
+<context>
+    <name>QtAboutDialog</name>
+    <!-- Help › About medview… (medview/app/about.py) -->
+    <message>
+        <source>&amp;Help</source>
+        <translation>帮助(&amp;H)</translation>
+    </message>
+    <message>
+        <source>&amp;About medview…</source>
+        <translation>关于 medview(&amp;A)…</translation>
+    </message>
+    <message>
+        <source>About medview</source>
+        <translation>关于 medview</translation>
+    </message>
+    <message>
+        <source>Radiology workstation with embedded AI. Research and decision support only: not a medical device, not for diagnostic use.</source>
+        <translation>内置 AI 的放射影像工作站。仅用于研究和决策支持：不是医疗器械，不得用于诊断。</translation>
+    </message>
+    <message>
+        <source>Copy diagnostics</source>
+        <translation>复制系统诊断信息</translation>
+    </message>
+    <message>
+        <source>Copy this text for a support ticket (versions and folders, no patient data)</source>
+        <translation>复制此文本用于技术支持工单（版本和文件夹信息，不含患者数据）</translation>
+    </message>
+    <message>
+        <source>Copied to the clipboard.</source>
+        <translation>已复制到剪贴板。</translation>
     </message>
 </context>
 </TS>

@@ -122,7 +122,7 @@ def test_connection_test_lines(orthanc, dicomweb):
     assert pacs_ops.retrieve_methods(web_node) == ["WADO-RS"]
 
 
-# -- nodes in the settings (Qt-free side of Settings › PACS nodes) --------------------------------
+# -- nodes in the settings (Qt-free side of File › PACS nodes) --------------------------------
 def test_session_credentials_are_not_written_and_remembered_ones_are_private():
     settings, secrets = load_settings(), SessionSecrets()
     web_values = {"base_url": "https://pacs.example.org/dicom-web", "username": "reader",
