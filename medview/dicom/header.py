@@ -22,6 +22,7 @@ from pydicom.uid import UID
 
 from medview.core.errors import DicomLoadError, NotDicomError, TruncatedFileError
 from medview.dicom.fastheader import Truncated, read_fast, wanted_tags
+from medview.dicom.limits import check_deflate, check_image_claim
 
 PIXEL_DATA_TAG = 0x7FE00010
 _IMAGE_PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
@@ -202,6 +203,10 @@ def read_header(path: str | Path) -> InstanceHeader:
                     f"the file is truncated: element {cut} runs past its end, so the object "
                     "is incomplete"
                 )
+            if fast is None:
+                # pydicom inflates a deflated data set whole, even for the header: bound the
+                # expansion first (issue 11, R6).
+                check_deflate(path)
             if fast is not None:
                 header = header_from_dataset(
                     fast.dataset,
@@ -268,6 +273,18 @@ def header_from_dataset(
             file_size = os.path.getsize(path)
         except OSError:
             file_size = 0
+    # Issue 11, R6: the size the header claims is checked before anything loops over its
+    # frames or allocates for its pixels.
+    check_image_claim(
+        rows=_int(fields.get("Rows"), 0) or 0,
+        columns=_int(fields.get("Columns"), 0) or 0,
+        frames=max(1, _int(fields.get("NumberOfFrames"), 1) or 1),
+        samples=_int(fields.get("SamplesPerPixel"), 1) or 1,
+        bits_allocated=_int(fields.get("BitsAllocated"), 0) or 0,
+        file_size=file_size,
+        transfer_syntax=transfer_syntax,
+        path=path,
+    )
     try:
         values = _read_values(ds, fields, warnings_found)
     except (ValueError, TypeError, LookupError, AttributeError) as exc:

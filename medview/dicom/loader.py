@@ -20,6 +20,7 @@ import numpy as np
 from medview.core.errors import DicomLoadError
 from medview.dicom import pixels
 from medview.dicom.header import InstanceHeader
+from medview.dicom.limits import check_budget
 from medview.dicom.regularize import regularize_spacing, remove_tilt
 from medview.dicom.scan import pool_context
 from medview.dicom.series import Candidate
@@ -74,7 +75,9 @@ def load_candidate(
         if "tilt" in candidate.regularize:
             array = remove_tilt(array, candidate.positions, candidate.direction, spacing)
         if "spacing" in candidate.regularize:
-            array = regularize_spacing(array, candidate.positions, candidate.direction, spacing[2])
+            array = regularize_spacing(
+                array, candidate.positions, candidate.direction, spacing[2], candidate.first.path
+            )
     return Volume(array, spacing, origin, candidate.direction, _meta(candidate, plan))
 
 
@@ -111,6 +114,13 @@ def _decode(
 ) -> np.ndarray:
     shape = (len(candidate.slices), candidate.rows, candidate.columns) + (
         (3,) if plan.color else ()
+    )
+    # Issue 11, R6: the headers' claims against the budget, before np.empty. (np.empty alone
+    # would often succeed, since pages are committed lazily, and fail later mid-decode.)
+    check_budget(
+        int(np.prod(shape, dtype=np.float64)) * plan.dtype.itemsize,
+        f"a {shape} {plan.dtype} volume",
+        candidate.first.path,
     )
     try:
         out = np.empty(shape, dtype=plan.dtype)

@@ -21,6 +21,7 @@ from pydicom.errors import InvalidDicomError
 
 from medview.core.errors import DicomLoadError, TruncatedFileError
 from medview.dicom.header import _WARNINGS_LOCK, InstanceHeader
+from medview.dicom.limits import check_budget, check_deflate
 
 # pydicom's messages that mean the pixel data is shorter than announced.
 _TRUNCATION_HINTS = ("doesn't match the expected length", "shorter than", "truncated", "missing")
@@ -79,7 +80,9 @@ def decode_with_codecs(path: str) -> tuple[np.ndarray, dict]:
     with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("always")
         try:
+            check_deflate(path)  # pydicom inflates the whole stream at once (issue 11, R6)
             ds = pydicom.dcmread(path)
+            _check_decoded_size(ds, path)
             frames = ds.pixel_array
             info: dict = {"lut_applied": False}
             photometric = str(ds.get("PhotometricInterpretation", ""))
@@ -97,11 +100,18 @@ def decode_with_codecs(path: str) -> tuple[np.ndarray, dict]:
                 info["lut_applied"] = True
         except InvalidDicomError as exc:
             raise DicomLoadError(f"not a valid DICOM file ({exc})", path) from exc
+        except DicomLoadError:
+            raise
         except (EOFError, struct.error) as exc:
             raise TruncatedFileError("the file ends early (truncated)", path) from exc
         except MemoryError as exc:
             raise DicomLoadError("the image is too large to decode in memory", path) from exc
-        except Exception as exc:  # untrusted bytes: any decoder failure is reported
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        # Untrusted bytes: any decoder failure is reported. BaseException, not Exception:
+        # the Rust decoders (pylibjpeg-rle, -openjpeg via pyo3) panic with PanicException,
+        # which derives from BaseException (found by the R3 fuzzer, issue 11).
+        except BaseException as exc:
             message = _first_reason(exc)
             if any(hint in message for hint in _TRUNCATION_HINTS):
                 raise TruncatedFileError(f"pixel data is incomplete ({message})", path) from exc
@@ -114,6 +124,24 @@ def decode_with_codecs(path: str) -> tuple[np.ndarray, dict]:
     if count == 1 or frames.ndim == 2 or (frames.ndim == 3 and info.get("palette") and count == 1):
         frames = frames[np.newaxis, ...]
     return np.ascontiguousarray(frames), info
+
+
+def _check_decoded_size(ds: pydicom.Dataset, path: str) -> None:
+    """Refuse before pydicom allocates the decoded frames (issue 11, R6).
+
+    The codec output is sized from the header, not from the compressed bytes; palette colour
+    triples it again when expanded to RGB.
+    """
+    try:
+        rows, columns = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+        frames = max(1, int(ds.get("NumberOfFrames", 1) or 1))
+        samples = max(1, int(ds.get("SamplesPerPixel", 1) or 1))
+        bits = int(ds.get("BitsAllocated", 8) or 8)
+    except (TypeError, ValueError):
+        return  # pydicom refuses such a header itself when it decodes
+    palette = str(ds.get("PhotometricInterpretation", "")) == "PALETTE COLOR"
+    nbytes = rows * columns * frames * samples * max(1, bits // 8) * (3 if palette else 1)
+    check_budget(nbytes, f"decoding {rows}x{columns}x{frames} frame(s)", path)
 
 
 def _first_reason(exc: BaseException) -> str:

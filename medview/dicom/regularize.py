@@ -8,14 +8,27 @@ from __future__ import annotations
 
 import numpy as np
 
+from medview.core.errors import DicomLoadError
+from medview.dicom.limits import check_budget
+
 
 def regularize_spacing(
-    array: np.ndarray, positions: np.ndarray, direction: np.ndarray, step: float
+    array: np.ndarray,
+    positions: np.ndarray,
+    direction: np.ndarray,
+    step: float,
+    path: str | None = None,
 ) -> np.ndarray:
     """Linear interpolation along k from the acquired slice positions to a uniform grid."""
     distances = positions @ direction[:, 2]
     distances = distances - distances[0]
-    count = round(float(distances[-1]) / step) + 1
+    span = float(distances[-1]) / step if step > 0 else float("inf")
+    if not np.isfinite(span):
+        raise DicomLoadError("slice positions cannot be put on a regular grid", path)
+    count = round(span) + 1
+    # Positions are header values: 2 slices 1 km apart at 1 mm would be a million slices
+    # (issue 11, R6). Check the claim before np.arange and np.empty.
+    check_budget(count * array[0].nbytes, f"the resampled volume ({count} slices)", path)
     targets = np.arange(count) * step
     upper = np.searchsorted(distances, targets, side="left").clip(1, len(distances) - 1)
     lower = upper - 1

@@ -73,7 +73,10 @@ class Candidate:
         assert self.positions is not None
         distances = self.positions @ self.direction[:, 2]
         span = float(distances[-1] - distances[0])
-        return int(round(span / self.spacing[2])) + 1
+        try:
+            return int(round(span / self.spacing[2])) + 1
+        except (ZeroDivisionError, OverflowError, ValueError):
+            return len(self.slices)  # no grid to resample onto: the loader refuses (R6)
 
     @property
     def orientation(self) -> str:
@@ -385,6 +388,14 @@ def _build_stack(
     steps = np.diff(distances)
     regularize: str | None = None
     if len(refs) == 1:
+        step = _slice_step(header)
+    elif not (np.all(np.isfinite(distances)) and float(np.median(steps)) > 0):
+        # Most frames share one position, or the positions overflow (hostile headers, issue
+        # 11 R3: this divided by zero): no regular grid exists to resample onto.
+        warnings.append(
+            "slice positions do not form a stack (most share one position): frames shown "
+            "in order at the nominal slice spacing, not resampled"
+        )
         step = _slice_step(header)
     else:
         step = float(np.median(steps))

@@ -258,9 +258,7 @@ class QtPacsQueryDialog(QDialog):
             self._fill_methods()
         if not self._nodes:
             self.status.setText(
-                problems[0]
-                if problems
-                else _tr("No PACS node yet: add one in File › PACS nodes…")
+                problems[0] if problems else _tr("No PACS node yet: add one in File › PACS nodes…")
             )
 
     def current_node(self) -> Node | None:

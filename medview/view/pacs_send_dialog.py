@@ -166,9 +166,7 @@ class QtPacsSendDialog(QDialog):
         self.series_label.setText(current[0] if current else _tr("(no series on screen)"))
         if not nodes:
             self.status.setText(
-                problems[0]
-                if problems
-                else _tr("No PACS node yet: add one in File › PACS nodes…")
+                problems[0] if problems else _tr("No PACS node yet: add one in File › PACS nodes…")
             )
         self._update_buttons()
 
