@@ -225,6 +225,9 @@ class QtMainWindow(QMainWindow):
         )  # fmt: skip
         # Query/retrieve, send, nodes (issue 9): File › Query PACS…, Send to PACS…, PACS nodes….
         self._pacs = PacsWiring(self, database, settings, self._file_menu, self._quit_action)
+        self._report.panel.send_requested.connect(
+            lambda folder: self._pacs.show_send().set_folder(folder)
+        )
         self.statusBar().showMessage(_tr("Ready"))
         self.setWindowTitle("medview")
         self.resize(1200, 900)

@@ -375,6 +375,7 @@ class ReportWiring(QObject):
             )
         _log.info("report exported: %s", ", ".join(map(str, outcome.result.files.values())))
         self._tell(text)
+        self.panel.set_exported_folder(str(self._target))
         self.exported.emit(outcome)
 
     def _on_failed(self, message: str) -> None:

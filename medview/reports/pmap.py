@@ -35,7 +35,7 @@ from pydicom.uid import generate_uid
 from medview import __version__
 from medview.reports import codes
 from medview.reports.model import METHOD_NAMES, ReportedFinding, ReportModel
-from medview.reports.seg import add_device_uids, contributing_equipment
+from medview.reports.seg import add_device_uids, contributing_equipment, set_character_set
 from medview.reports.sources import SourceImages
 
 SERIES_DESCRIPTION = "AI saliency - not for diagnosis"  # ASCII: default character repertoire
@@ -155,6 +155,7 @@ def build_pmap(
     if algorithm is not None:
         add_device_uids(pm, [algorithm])
     pm.SharedFunctionalGroupsSequence[0].FrameAnatomySequence = [_frame_anatomy()]
+    set_character_set(pm)
     return pm
 
 

@@ -91,6 +91,36 @@ def contributing_equipment(
     ]
 
 
+def set_character_set(dataset) -> None:
+    """Declare the Specific Character Set (PS3.3 C.12.1.1.2) the text of ``dataset`` needs.
+
+    A reader's Chinese name or impression, or a patient name from a GB18030 series, is
+    written as typed only with UTF-8 ("ISO_IR 192"); without it pydicom encodes Latin-1 and
+    replaces such text with "?". Plain text keeps the default repertoire (or Latin-1, "ISO_IR
+    100"), which every validator knows (dcmtk warns that it cannot check UTF-8 values).
+    """
+    texts: list[str] = []
+
+    def walk(ds) -> None:
+        for element in ds:
+            if element.VR == "SQ":
+                for item in element.value:
+                    walk(item)
+            elif element.VR in ("SH", "LO", "ST", "LT", "UT", "PN", "UC") and element.value:
+                values = element.value if element.VM > 1 else [element.value]
+                texts.extend(str(v) for v in values)
+
+    walk(dataset)
+    joined = "".join(texts)
+    if joined.isascii():
+        return
+    try:
+        joined.encode("latin-1")
+        dataset.SpecificCharacterSet = "ISO_IR 100"
+    except UnicodeEncodeError:
+        dataset.SpecificCharacterSet = "ISO_IR 192"
+
+
 def add_device_uids(dataset, model: ReportModel | Sequence[Algorithm]) -> None:
     """Device UID (0018,1002) in each Contributing Equipment item: changes with the weights."""
     # highdicom adds items of its own (the source images' scanner, itself): match ours by
@@ -168,4 +198,5 @@ def build_seg(
         series_description="medview report segmentation",
     )
     add_device_uids(seg, model)
+    set_character_set(seg)
     return SegResult(seg, {f.id: n for n, f in enumerate(with_mask, start=1)})

@@ -37,7 +37,12 @@ from pydicom.sr.codedict import codes as dcm_codes
 from medview.reports import codes
 from medview.reports.model import Algorithm, ReportedFinding, ReportModel, stable_uid
 from medview.reports.pmap import explanation_item
-from medview.reports.seg import SegResult, add_device_uids, contributing_equipment
+from medview.reports.seg import (
+    SegResult,
+    add_device_uids,
+    contributing_equipment,
+    set_character_set,
+)
 from medview.reports.sources import SourceImages
 
 log = logging.getLogger("medview.reports.sr")
@@ -305,6 +310,7 @@ def build_sr(
         ],
     )
     add_device_uids(sr, model)
+    set_character_set(sr)  # the reader's own text may be Chinese
     return sr
 
 

@@ -101,6 +101,8 @@ class QtReportPanel(QWidget):
     """
 
     export_requested = Signal()
+    #: "Send to PACS…" was pressed: the folder of the last export (issue 9).
+    send_requested = Signal(str)
     sign_requested = Signal()
     text_changed = Signal()
     reader_changed = Signal(str)
@@ -123,6 +125,7 @@ class QtReportPanel(QWidget):
         self._finding_ids: list[str] = []
         self._signed: tuple[str, str] | None = None
         self._busy = False
+        self._sent_folder = ""
         layout = QVBoxLayout(self)
         layout.addWidget(self._build_findings_box(), 3)
         layout.addWidget(self._build_measurements_box(), 2)
@@ -202,6 +205,7 @@ class QtReportPanel(QWidget):
         """While an export runs: a busy bar, and no second export or change of the choices."""
         self._busy = busy
         self._busy_bar.setVisible(busy)
+        self._send_button.setEnabled(not busy and bool(self._sent_folder))
         for widget in (
             self._export_button,
             self._sign_button,
@@ -214,6 +218,11 @@ class QtReportPanel(QWidget):
     def busy(self) -> bool:
         """True from the start of an export until its result (or failure) is shown."""
         return self._busy
+
+    def set_exported_folder(self, folder: str) -> None:
+        """The folder of the last successful export ("" : none), which "Send to PACS…" sends."""
+        self._sent_folder = str(folder)
+        self._send_button.setEnabled(bool(folder) and not self._busy)
 
     def set_status(self, text: str) -> None:
         """One sentence under the buttons (the result of the last export, or why not)."""
@@ -341,8 +350,16 @@ class QtReportPanel(QWidget):
         self._export_button = QPushButton(_tr("Export…"), box)
         self._export_button.setDefault(True)
         self._export_button.clicked.connect(self.export_requested)
+        # Issue 9, "send to PACS on reports": the exported folder goes to the send dialog.
+        self._send_button = QPushButton(_tr("Send to PACS…"), box)
+        self._send_button.setObjectName("send-report")
+        self._send_button.setEnabled(False)  # until an export succeeded
+        self._send_button.clicked.connect(
+            lambda: self.send_requested.emit(self._sent_folder) if self._sent_folder else None
+        )
         buttons.addWidget(self._sign_button)
         buttons.addWidget(self._export_button)
+        buttons.addWidget(self._send_button)
         layout.addLayout(buttons)
         self._busy_bar = QProgressBar(box)
         self._busy_bar.setRange(0, 0)  # busy: export_report reports steps, not fractions

@@ -778,6 +778,10 @@
     <!-- The report panel (issue 8, medview/view/report_panel.py) -->
     <name>QtReportPanel</name>
     <message>
+        <source>Send to PACS…</source>
+        <translation>发送到 PACS…</translation>
+    </message>
+    <message>
         <source>accepted</source>
         <translation>已接受</translation>
     </message>

@@ -143,3 +143,28 @@ def test_finalize_marks_the_sr_verified(finalized):
     observer = sr.VerifyingObserverSequence[0]
     assert observer.VerifyingObserverName == READER
     assert not (finalized / "report.pdf").exists()  # --format sr,seg,json
+
+
+def test_character_set_follows_the_text(tmp_path):
+    """Plain text keeps the default repertoire; Latin-1 text says ISO_IR 100; Chinese text
+    says ISO_IR 192 (UTF-8) and survives writing and reading (no "?" for 随访)."""
+    import pydicom
+    from pydicom.dataset import Dataset
+
+    from medview.reports.seg import set_character_set
+
+    for text, expected in (
+        ("Follow-up", None),
+        ("Größe", "ISO_IR 100"),
+        ("随访 6 月", "ISO_IR 192"),
+    ):
+        ds = Dataset()
+        item = Dataset()
+        item.TextValue = text
+        ds.ContentSequence = [item]
+        ds.PatientName = "Doe^Jane"
+        set_character_set(ds)
+        assert ds.get("SpecificCharacterSet") == expected, text
+        path = tmp_path / "ds.dcm"
+        ds.save_as(path, implicit_vr=False, little_endian=True)
+        assert pydicom.dcmread(path, force=True).ContentSequence[0].TextValue == text
