@@ -308,6 +308,8 @@ class Provenance:
     outcome: str
     error: str = ""
     attempts: tuple[str, ...] = ()
+    #: Where the plugin ran: "thread" (in medview's process) or "process" (its own, issue 11).
+    isolation: str = "thread"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -329,6 +331,7 @@ class Provenance:
             "outcome": self.outcome,
             "error": self.error,
             "attempts": list(self.attempts),
+            "isolation": self.isolation,
         }
 
 

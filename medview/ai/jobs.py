@@ -123,6 +123,8 @@ class Job:
         self.error = ""
         self.provenance: Provenance | None = None
         self.mixed_precision = False
+        #: "thread" or "process" (set by the runner: where the plugin runs).
+        self.isolation = "thread"
         self.attempts: list[str] = []
         self.started_at: float | None = None
         self._started_mono = 0.0
@@ -134,6 +136,7 @@ class Job:
         self._on_queue_cancel: Callable[[Job], None] | None = None
         self._worker: Any = None
         self._entry: Prepared | None = None
+        self._isolated: Any = None  # the ProcessPlugin serving this job, while it runs
 
     def __repr__(self) -> str:
         return f"Job({self.id}, {self.plugin_id}, {self.state.value}, device={self.device})"

@@ -31,6 +31,8 @@ _FACTORY = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _PARAM_TYPES = ("float", "int", "bool", "choice", "str")
 _OOM = ("smaller-tiles", "cpu")
+#: ``[runtime] isolation``: in medview's process (a thread) or in a process of its own.
+ISOLATIONS = ("thread", "process")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,9 @@ class Manifest:
     on_out_of_memory: tuple[str, ...]
     weights: tuple[WeightsSpec, ...]
     path: Path
+    #: "thread", "process", or "" when the manifest does not say (the registry then decides
+    #: by where the plugin comes from: bundled plugins in a thread, others in a process).
+    isolation: str = ""
 
     @property
     def folder(self) -> Path:
@@ -244,6 +249,11 @@ def parse_manifest(raw: Mapping[str, Any], path: Path) -> Manifest:
     if memory_mb < 0 or gpu_memory_mb < 0:
         raise runtime.fail("memory_mb", "must not be negative")
     mixed_precision = runtime.get("mixed_precision", bool, False)
+    isolation = runtime.get("isolation", str, "")
+    if "isolation" in runtime.data and isolation not in ISOLATIONS:
+        raise runtime.fail(
+            "isolation", f"must be one of {', '.join(ISOLATIONS)}, not {isolation!r}"
+        )
     runtime.finish()
 
     return Manifest(
@@ -259,6 +269,7 @@ def parse_manifest(raw: Mapping[str, Any], path: Path) -> Manifest:
         parameters=_parameters(raw_params, path),
         weights=_weights(raw_weights, path),
         path=path,
+        isolation=isolation,
     )
 
 

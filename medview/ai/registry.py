@@ -60,6 +60,10 @@ class PluginInfo:
         The validated manifest, None when it could not be read.
     package
         Importable package name of an installed plugin ("" for folder plugins).
+    isolation
+        Where its jobs run: ``"thread"`` (medview's process) or ``"process"`` (its own).
+        The manifest's ``[runtime] isolation``, else "thread" for bundled plugins (shipped
+        and tested with medview) and "process" for every third-party one.
     """
 
     id: str
@@ -72,6 +76,7 @@ class PluginInfo:
     reason: str = ""
     manifest: Manifest | None = None
     package: str = ""
+    isolation: str = "process"
 
     def as_dict(self) -> dict[str, object]:
         manifest = self.manifest
@@ -87,6 +92,7 @@ class PluginInfo:
             "devices": list(manifest.devices) if manifest else [],
             "modalities": list(manifest.modalities) if manifest else [],
             "not_for_diagnostic_use": manifest.not_for_diagnostic_use if manifest else True,
+            "isolation": self.isolation,
         }
 
 
@@ -130,6 +136,7 @@ def _inspect(folder: Path, source: str, package: str = "") -> PluginInfo:
         return PluginInfo(
             folder.name, folder.name, "", "", source, folder, False, str(exc), package=package
         )
+    bundled = source == "bundled" or package.split(".")[0] == BUNDLED_PACKAGE
     info = PluginInfo(
         manifest.id,
         manifest.name,
@@ -141,6 +148,7 @@ def _inspect(folder: Path, source: str, package: str = "") -> PluginInfo:
         "",
         manifest,
         package,
+        manifest.isolation or ("thread" if bundled else "process"),
     )
     try:
         verify_all(manifest, use_cache=True)

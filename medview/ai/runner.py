@@ -14,8 +14,12 @@ Honest limits
 * A thread cannot be killed in Python. At the timeout the job is marked failed, its worker
   is abandoned (it keeps running until the plugin returns, then exits) and a new worker
   replaces it. An abandoned GPU worker may still hold device memory, and its replacement then
-  runs beside it: that is the price of not freezing the queue. Untrusted plugins belong in a
-  worker process (future work).
+  runs beside it: that is the price of not freezing the queue.
+* Hence process isolation (:mod:`medview.ai.isolation`): third-party plugins, and any whose
+  manifest says ``[runtime] isolation = "process"``, run in a child process behind the same
+  protocol. There a timeout or an unhonoured cancel (after ``process_cancel_grace_s``)
+  really stops the plugin (its process group is killed and reaped), and a crash (segfault,
+  ``os._exit``, out-of-memory kill) fails only the job; the next job gets a fresh process.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from medview.ai.api import (
 from medview.ai.audit import AuditLog
 from medview.ai.cache import PreparedCache
 from medview.ai.context import JobContext
+from medview.ai.isolation import PluginProcessDied, ProcessPlugin, StoppedByRunner
 from medview.ai.jobs import FINAL, Job, JobListener, JobState
 from medview.ai.manifest import Manifest
 from medview.ai.registry import PluginRegistry
@@ -124,6 +129,13 @@ class Runner:
         Timeout of jobs that give none (None: no timeout).
     cancel_grace_s
         How long a cancelled job may take to stop before its worker is abandoned.
+    isolation
+        None: each plugin as its registry entry says (``PluginInfo.isolation``: the manifest's
+        ``[runtime] isolation``, else "thread" for bundled and "process" for third-party
+        plugins); ``"thread"`` or ``"process"``: every plugin so.
+    process_cancel_grace_s
+        How long a cancelled job in a plugin process may take to stop before the process is
+        killed (capped by ``cancel_grace_s``); killing is safe there, so it can be short.
     """
 
     def __init__(
@@ -135,9 +147,13 @@ class Runner:
         cache_capacity: int = 2,
         audit: AuditLog | None = None,
         default_timeout_s: float | None = 600.0,
-        cancel_grace_s: float = 2.0,
+        cancel_grace_s: float = 1.5,
         probe: Callable[[], list[str]] | None = None,
+        isolation: str | None = None,
+        process_cancel_grace_s: float = 1.0,
     ) -> None:
+        if isolation not in (None, "thread", "process"):
+            raise ValueError(f"isolation must be None, 'thread' or 'process', not {isolation!r}")
         self.registry = registry or PluginRegistry()
         self.default_device = default_device
         self.cpu_workers = max(1, cpu_workers)
@@ -147,6 +163,8 @@ class Runner:
         self.audit = audit or AuditLog()
         self.default_timeout_s = default_timeout_s
         self.cancel_grace_s = cancel_grace_s
+        self.isolation = isolation
+        self.process_cancel_grace_s = process_cancel_grace_s
         self._probe = probe
         self._lanes: dict[str, _Lane] = {}
         self._listeners: list[JobListener] = []
@@ -221,6 +239,7 @@ class Runner:
             timeout_s=timeout,
             generation=generation,
         )
+        job.isolation = self.isolation or self.registry.get(plugin_id).isolation
         with self._lock:
             listeners = [*self._listeners, *([listener] if listener else [])]
             self._jobs[job.id] = job
@@ -250,6 +269,9 @@ class Runner:
         self._stop.set()
         for job in self.jobs():
             job.cancel()
+        for job in self.jobs():
+            if job._isolated is not None:  # killing is safe and quick: closing must not wait
+                self._abandon(job, JobState.CANCELLED, "cancelled: the runner was shut down")
         with self._lock:
             lanes = list(self._lanes.values())
         for lane in lanes:
@@ -265,13 +287,17 @@ class Runner:
         try:
             result = self._run_with_fallbacks(job, manifest, worker)
             result = check_result(result, job.volume)
+        except StoppedByRunner:
+            return  # the watchdog stopped the plugin process and finishes the job
         except Cancelled:
             self._finish(job, JobState.CANCELLED, error="cancelled by the user")
         except MedviewError as exc:
             self._finish(job, JobState.FAILED, error=str(exc))
         except Exception as exc:
             log.exception("plugin %s failed on job %s", job.plugin_id, job.id)
-            self._finish(job, JobState.FAILED, error=f"{type(exc).__name__}: {exc}")
+            # An exception from a plugin process keeps the name of the plugin's exception.
+            name = getattr(exc, "remote_type", type(exc).__name__)
+            self._finish(job, JobState.FAILED, error=f"{name}: {exc}")
         else:
             self._finish(job, JobState.SUCCEEDED, result=result)
 
@@ -309,28 +335,51 @@ class Runner:
         try:
             if worker.abandoned:
                 raise Cancelled()
+            if isinstance(entry.plugin, ProcessPlugin) and not entry.plugin.alive:
+                entry.plugin.kill()  # died while idle (e.g. the out-of-memory killer)
+                entry.plugin = None
             if entry.plugin is None:
                 ctx.progress(0.0, "loading the model")
-                plugin = self.registry.create(job.plugin_id)
-                try:
-                    plugin.prepare(ctx)
-                except MedviewError as exc:  # e.g. weights tampered with since discovery
-                    self.registry.mark_unavailable(job.plugin_id, exc.reason)
-                    raise
-                entry.plugin = plugin
-            with torch_backend.autocast(device, mixed):
+                entry.plugin = self._prepare(job, ctx, device)
+            if isinstance(entry.plugin, ProcessPlugin):
+                job._isolated = entry.plugin
+                # The process applies autocast itself, on its own device.
                 result = entry.plugin.run(job.plugin_input, job.params, ctx)
+            else:
+                with torch_backend.autocast(device, mixed):
+                    result = entry.plugin.run(job.plugin_input, job.params, ctx)
             job.mixed_precision = mixed
             return result
         except Cancelled:
             raise
         except BaseException as exc:
-            if torch_backend.is_out_of_memory(exc) or entry.plugin is None:
+            dead = isinstance(entry.plugin, ProcessPlugin) and not entry.plugin.alive
+            if torch_backend.is_out_of_memory(exc) or entry.plugin is None or dead:
                 self.cache.evict(entry)
             raise
         finally:
             job._entry = None
+            job._isolated = None
             self.cache.done(entry)
+
+    def _prepare(self, job: Job, ctx: JobContext, device: str):
+        """A new prepared instance: in this process, or in a plugin process."""
+        if job.isolation != "process":
+            plugin = self.registry.create(job.plugin_id)
+        else:
+            plugin = ProcessPlugin(self.registry.get(job.plugin_id), device)
+            job._isolated = plugin  # the watchdog can stop it while it loads
+        try:
+            plugin.prepare(ctx)
+        except BaseException as exc:
+            if isinstance(plugin, ProcessPlugin):
+                plugin.kill()
+            # e.g. weights tampered with since discovery, or code that does not import;
+            # a crashed process may be a passing shortage, so it does not count.
+            if isinstance(exc, MedviewError) and not isinstance(exc, PluginProcessDied):
+                self.registry.mark_unavailable(job.plugin_id, exc.reason)
+            raise
+        return plugin
 
     def _explain_hook(self, plugin_id: str, ctx: JobContext) -> ExplainHook:
         """Prepare ``plugin_id`` on ``ctx.device`` (or reuse it) and return its hook.
@@ -412,6 +461,7 @@ class Runner:
             outcome=state.value,
             error=error,
             attempts=tuple(job.attempts),
+            isolation=job.isolation,
         )
 
     # -- watchdog: timeouts and cancels that do not stop -----------------------------------
@@ -428,18 +478,23 @@ class Runner:
             for job in self.jobs():
                 if job.state is not JobState.RUNNING or job._worker is None:
                     continue
+                isolated = job._isolated is not None
+                grace = self.cancel_grace_s
+                if isolated:
+                    grace = min(grace, self.process_cancel_grace_s)
+                stopped = "its process was stopped" if isolated else "its worker was abandoned"
                 if job.timeout_s is not None and now - job._started_mono > job.timeout_s:
                     self._abandon(
                         job,
                         JobState.FAILED,
                         f"timed out after {job.timeout_s:g} s "
-                        "(the plugin did not finish; its worker was abandoned)",
+                        f"(the plugin did not finish; {stopped})",
                     )
-                elif job._cancel_at is not None and now - job._cancel_at > self.cancel_grace_s:
+                elif job._cancel_at is not None and now - job._cancel_at > grace:
                     self._abandon(
                         job,
                         JobState.CANCELLED,
-                        "cancelled (the plugin did not stop in time; its worker was abandoned)",
+                        f"cancelled (the plugin did not stop in time; {stopped})",
                     )
 
     def _abandon(self, job: Job, state: JobState, error: str) -> None:
@@ -448,10 +503,15 @@ class Runner:
         entry = job._entry
         if entry is not None:
             self.cache.evict(entry)  # the hung instance is not reused
+        isolated = job._isolated
+        if isolated is not None:
+            # Stopped and reaped before the job is final: whoever sees the final state sees
+            # no process left. Its worker thread returns at once and needs no replacement.
+            isolated.kill()
         if not self._finish(job, state, error=error):
             return
         log.warning("job %s (%s): %s", job.id, job.plugin_id, error)
-        if worker is not None:
+        if worker is not None and isolated is None:
             worker.lane.replace(worker)
 
 

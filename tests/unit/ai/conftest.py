@@ -206,6 +206,9 @@ def manifest_text(
         [runtime]
         devices = [{devices_toml}]
         on_out_of_memory = [{oom_toml}]
+        # The fakes share state with the tests through an in-process module: they run in
+        # threads (process isolation has its own tests, test_plugin_isolation.py).
+        isolation = "thread"
 
         [[parameters]]
         name = "seconds"
