@@ -470,12 +470,19 @@ class ExplainPatch:
     background
         The model-input value of "nothing here" (air for CT): the padding value, and the
         natural baseline for Integrated Gradients or occlusion.
+    forward
+        Optional: ``forward(module, x) -> tensor (N,)``, the same numbers as
+        ``target(module(x))`` computed with less work (e.g. only the output voxels the
+        target reads). Explainers that need only the target (Integrated Gradients,
+        SmoothGrad, occlusion) use it; ``module`` is passed in because an explainer may
+        evaluate a copy (randomised for a sanity check, batch norms folded).
     """
 
     input: Any
     target: Callable[[Any], Any]
     to_volume: Callable[[Any], Volume]
     background: float = 0.0
+    forward: Callable[[Any, Any], Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -63,3 +63,40 @@ class NoduleNet(nn.Module):
 
 def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, size=like.shape[2:], mode="trilinear", align_corners=False)
+
+
+def output_at(net: NoduleNet, x: torch.Tensor, zyx: tuple[int, int, int]) -> torch.Tensor:
+    """``net(x)[:, :, z, y, x]`` (shape ``(N, 3)``), computing the full-resolution decoder only
+    around that voxel: the same numbers, for about half the work.
+
+    Explaining one finding evaluates the network on a 64^3 patch dozens of times (Integrated
+    Gradients) but reads one output voxel. ``dec0`` (two 3x3x3 convolutions on 24 channels at
+    full resolution) and the trilinear upsampling into it are about half the cost of a forward
+    and backward pass, and that voxel sees only +-2 voxels of their input. So ``dec0`` runs
+    on a 5^3 box, fed by upsampling a box of ``d1`` with a margin of one voxel, which keeps
+    every value used exactly as in :meth:`NoduleNet.forward` (zero padding differs only at
+    the box's edges, which the centre does not read; the upsampling is aligned on even
+    indices so its coordinates are the full map's). ``tests/plugins/test_saliency.py``
+    checks the equality.
+    """
+    e0 = net.enc0(x)
+    e1 = net.enc1(e0)
+    e2 = net.enc2(e1)
+    e3 = net.enc3(e2)
+    d2 = net.dec2(torch.cat([_up(e3, e2), e2], 1))
+    d1 = net.dec1(torch.cat([_up(d2, e1), e1], 1))
+    fine = [(max(0, c - 2), min(n, c + 3)) for c, n in zip(zyx, e0.shape[2:], strict=True)]
+    coarse = [
+        (max(0, lo // 2 - 1), min(n, (hi - 1) // 2 + 2))
+        for (lo, hi), n in zip(fine, d1.shape[2:], strict=True)
+    ]
+    box = d1[:, :, slice(*coarse[0]), slice(*coarse[1]), slice(*coarse[2])]
+    up = F.interpolate(box, scale_factor=2, mode="trilinear", align_corners=False)
+    inner = tuple(
+        slice(lo - 2 * a, hi - 2 * a) for (lo, hi), (a, _) in zip(fine, coarse, strict=True)
+    )
+    up = up[(slice(None), slice(None), *inner)]
+    skip = e0[:, :, slice(*fine[0]), slice(*fine[1]), slice(*fine[2])]
+    out = net.head(net.dec0(torch.cat([up, skip], 1)))
+    z, y, x_ = (c - lo for c, (lo, _) in zip(zyx, fine, strict=True))
+    return out[:, :, z, y, x_]

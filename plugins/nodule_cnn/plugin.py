@@ -33,7 +33,7 @@ from medview.core.errors import PluginError
 from medview.imaging.volume import Volume, VolumeMeta
 
 from . import detect, preprocess
-from .model import HEATMAP, NoduleNet, normalise
+from .model import HEATMAP, NoduleNet, normalise, output_at
 
 #: SNOMED CT "Nodule" (pydicom codes.SCT.Nodule), as the threshold example uses.
 LUNG_NODULE = ("27925004", "SCT", "Nodule")
@@ -273,7 +273,10 @@ class NoduleCnnDetector:
             )
             return Volume(att.astype(np.float32), spacing, tuple(origin), direction, meta)
 
-        return ExplainPatch(x, target, to_volume, background=AIR_INPUT)
+        def forward(module, inp: torch.Tensor) -> torch.Tensor:
+            return output_at(module, inp, (c, c, c))[:, HEATMAP]  # = target(module(inp))
+
+        return ExplainPatch(x, target, to_volume, background=AIR_INPUT, forward=forward)
 
     def _detect(self, volume: Volume, ctx: RunContext, params: Params | None = None) -> Result:
         """``run`` with the manifest's defaults (overridden by ``params``)."""

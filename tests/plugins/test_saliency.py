@@ -181,9 +181,28 @@ def test_folded_batch_norms_compute_the_same_function_and_map(detector, scan):
     hook = detector.explainable()
     patch = hook.patch_for(volume, _finding(truth[0].center_lps, truth[0].diameter_mm), 32)
     settings = methods.Settings(method="ig", n_steps=4, internal_batch_size=4)
+    patch = replace(patch, forward=None)  # the whole module's forward, through the wrapper
     with_fold = methods.attribute(hook.module, patch, settings).numpy()
     plain = methods.attribute(_Unfoldable(hook.module), patch, settings).numpy()
     assert np.abs(with_fold - plain).max() <= 1e-3 * np.abs(plain).max()
+
+
+def test_the_detectors_shortcut_gives_the_same_target_and_map(detector, scan):
+    """ExplainPatch.forward (dec0 on a 5^3 box) must equal target(module(x)), gradients too."""
+    volume, truth = scan
+    hook = detector.explainable()
+    patch = hook.patch_for(volume, _finding(truth[0].center_lps, truth[0].diameter_mm), 32)
+    x = torch.cat([patch.input, patch.input.flip(-1)]).requires_grad_(True)
+    full = patch.target(hook.module(x))
+    (g_full,) = torch.autograd.grad(full.sum(), x)
+    cheap = patch.forward(hook.module, x)
+    (g_cheap,) = torch.autograd.grad(cheap.sum(), x)
+    assert torch.allclose(cheap, full, rtol=1e-5, atol=1e-5)
+    assert torch.allclose(g_cheap, g_full, atol=1e-6 * float(g_full.abs().max()) + 1e-12)
+    settings = methods.Settings(method="ig", n_steps=4, internal_batch_size=4)
+    fast = methods.attribute(hook.module, patch, settings).numpy()
+    slow = methods.attribute(hook.module, replace(patch, forward=None), settings).numpy()
+    assert np.abs(fast - slow).max() <= 1e-4 * np.abs(slow).max()
 
 
 class _Unfoldable(torch.nn.Module):
