@@ -50,6 +50,20 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     report.add_argument(
         "--anonymize", action="store_true", help="de-identify (PS3.15 Annex E basic profile)"
     )
+    report.add_argument(
+        "--retain-dates", choices=("full", "modified"), default=None,
+        help="with --anonymize: Retain Longitudinal Temporal Information, dates kept (full) "
+        "or all shifted by one offset (modified)",
+    )  # fmt: skip
+    report.add_argument(
+        "--clean-descriptors", action="store_true",
+        help="with --anonymize: keep descriptions and comments, cleaned (Clean Descriptors)",
+    )  # fmt: skip
+    report.add_argument(
+        "--accept-burned-in", action="store_true",
+        help="with --anonymize: export ultrasound, secondary capture and Burned In Annotation "
+        "YES images although their pixels may show the patient's identity",
+    )  # fmt: skip
     report.add_argument("--finalize", action="store_true", help="sign: VERIFIED by --reader")
     report.set_defaults(handler=cmd_report)
 
@@ -103,6 +117,17 @@ def _measurements(volume) -> list[dict]:
         return []
 
 
+def _deid_options(args: argparse.Namespace):
+    from medview.reports.annex_e import Options
+
+    chosen = args.retain_dates or args.clean_descriptors or args.accept_burned_in
+    if chosen and not args.anonymize:
+        raise MedviewError(
+            "--retain-dates, --clean-descriptors and --accept-burned-in need --anonymize"
+        )
+    return Options(retain_dates=args.retain_dates or "", clean_descriptors=args.clean_descriptors)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from medview.ai.audit import AuditLog
     from medview.core.paths import app_dirs
@@ -113,6 +138,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from medview.reports.sources import SourceImages
 
     formats = parse_formats(args.format)
+    options = _deid_options(args)
     reader = args.reader.strip()
     if args.finalize and not reader:
         raise MedviewError("--finalize needs --reader (the name of the reader who signs)")
@@ -140,7 +166,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         warnings.extend(loaded.warnings)
     if args.finalize:
         model.finalize(reader)
-    result = export_report(model, sources, args.out, formats, anonymize=args.anonymize)
+    result = export_report(
+        model, sources, args.out, formats, anonymize=args.anonymize, options=options,
+        accept_burned_in=args.accept_burned_in,
+    )  # fmt: skip
     audit = AuditLog(app_dirs().ensure().data / REVIEW_AUDIT_NAME)
     jobs = {f.id: f.algorithm.provenance.get("job_id", "") for f in model.findings if f.algorithm}
     append_audit(audit, model.audit, jobs, study.study_uid)

@@ -1,19 +1,29 @@
 """De-identification of exported objects: PS3.15 Annex E, Basic Application Level
-Confidentiality Profile, applied consistently to SR, SEG, source image copies and the
-report model (JSON, PDF).
+Confidentiality Profile, applied consistently to SR, SEG, Parametric Maps, source image
+copies and the report model (JSON, PDF).
 
-Options used (PS3.15 E.3, declared in the De-identification Method Code Sequence, CID 7050):
+Every attribute of PS3.15 Table E.1-1 (all 655 rows of the 2026c edition, at any nesting
+depth: :mod:`.annex_e`, :mod:`.deid_clean`) gets its action; private attributes and the
+overlay / curve groups (60xx, 50xx) are removed. Options (PS3.15 E.3, each declared in the
+De-identification Method Code Sequence, CID 7050):
 
-- **Clean Structured Content** (E.3.5, DCM 113104): the Basic profile alone removes the
-  whole Content Sequence of an SR; this option keeps the report's content and cleans it
+- **Clean Structured Content** (E.3.5, DCM 113104), always: the Basic profile alone removes
+  the Content Sequence of an SR; this option keeps the report's content and cleans it
   (every person name in it is replaced, every UID remapped).
 - **Retain Device Identity** (E.3.8, DCM 113109), for the AI algorithms' Device UIDs only:
   they identify a model and its weights, not the patient, and IHE AI Results relies on them.
+- **Retain Longitudinal Temporal Information** (E.3.6), chosen per export: Full Dates (DCM
+  113106: dates and times kept) or Modified Dates (DCM 113107: every date moved by one
+  offset per export, derived from the UID map's secret, so intervals survive).
+- **Clean Descriptors** (E.3.5, DCM 113105), chosen per export: descriptions, comments and
+  labels are kept, less the object's own identifying texts (names, IDs, dates, ...) and
+  date / long number / e-mail patterns. Free text a person typed may still name someone
+  the object does not: the option is off by default.
 
 UIDs (action U) are replaced by UIDs derived from a per-export secret and the original, so
 the same original maps to the same new UID in every object of one export: references
 between SR, SEG and images still resolve. DICOM-defined UIDs (``1.2.840.10008.*``: SOP
-classes, transfer syntaxes, coding schemes) are kept. Private attributes are removed.
+classes, transfer syntaxes, coding schemes) are kept.
 """
 
 from __future__ import annotations
@@ -26,28 +36,41 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-from medview.reports.annex_e import DUMMY, EMPTY, REMOVE
+from medview.reports.annex_e import Options
+from medview.reports.deid_clean import ANONYMOUS, ANONYMOUS_PN, Cleaner, identifying_texts
 from medview.reports.model import AuditEvent, ReportModel, StudyInfo, stable_uid
 
-ANONYMOUS = "ANONYMOUS"
-#: Person names become this (a caret: a bare word is the retired PN form to dciodvfy).
-ANONYMOUS_PN = "ANONYMOUS^"
 #: Study ID is type 2 but a DICOMDIR needs a value: a dummy (Annex E action Z allows it).
 DUMMY_STUDY_ID = "ANON"
-DUMMY_DATE, DUMMY_TIME, DUMMY_DATETIME = "19000101", "000000", "19000101000000"
+#: Modified Dates: the offset is drawn from this many days back (about 30 years).
+MAX_DATE_SHIFT_DAYS = 11000
 
-#: PS3.16 CID 7050 De-identification Method codes.
-METHOD_CODES = (
-    ("113100", "Basic Application Confidentiality Profile"),
-    ("113104", "Clean Structured Content Option"),
-    ("113109", "Retain Device Identity Option"),
+#: PS3.16 CID 7050 De-identification Method codes, and the De-identification Method text
+#: (LO, one value per profile or option).
+_BASIC = ("113100", "Basic Application Confidentiality Profile", "PS3.15 Annex E Basic Profile")
+_STRUCTURED = ("113104", "Clean Structured Content Option", "Clean Structured Content Option")
+_DEVICE = ("113109", "Retain Device Identity Option", "Retain Device Identity Option")
+_FULL_DATES = (
+    "113106",
+    "Retain Longitudinal Temporal Information Full Dates Option",
+    "Retain Longitudinal Full Dates Option",
 )
-#: De-identification Method (LO, VM 1-n: one value per profile or option, 64 characters each).
-METHOD = [
-    "PS3.15 Annex E Basic Profile (medview)",
-    "Clean Structured Content Option",
-    "Retain Device Identity Option",
-]
+_MODIFIED_DATES = (
+    "113107",
+    "Retain Longitudinal Temporal Information Modified Dates Option",
+    "Retain Longitudinal Modified Dates Option",
+)
+_DESCRIPTORS = ("113105", "Clean Descriptors Option", "Clean Descriptors Option")
+
+
+def method_codes(options: Options) -> list[tuple[str, str, str]]:
+    """(code value, code meaning, method text) of the profile and each option applied."""
+    codes = [_BASIC, _STRUCTURED, _DEVICE]
+    if options.retain_dates:
+        codes.append(_FULL_DATES if options.retain_dates == "full" else _MODIFIED_DATES)
+    if options.clean_descriptors:
+        codes.append(_DESCRIPTORS)
+    return codes
 
 
 class UidMap:
@@ -66,9 +89,6 @@ class UidMap:
         self.salt = salt or secrets.token_hex(16)
         self.keep = set(keep)
         self._map: dict[str, str] = {}
-        # Datasets already cleaned in the current call: highdicom shares items between
-        # places, and mapping a UID twice would break the references it should keep.
-        self.cleaned: set[int] = set()
 
     def __call__(self, uid: str) -> str:
         uid = str(uid)
@@ -83,33 +103,33 @@ class UidMap:
         digest = hashlib.sha256(f"{self.salt}:{value}".encode()).hexdigest()
         return "ANON-" + digest[:12].upper()
 
+    def date_offset_days(self) -> int:
+        """Modified Dates: the export's one shift (days back, 1..MAX), from the secret."""
+        digest = hashlib.sha256(f"{self.salt}:dates".encode()).digest()
+        return -(1 + int.from_bytes(digest[:4], "big") % MAX_DATE_SHIFT_DAYS)
+
     @property
     def mapping(self) -> dict[str, str]:
         return dict(self._map)
 
 
-def _dummy(vr: str) -> str:
-    return {
-        "DA": DUMMY_DATE,
-        "TM": DUMMY_TIME,
-        "DT": DUMMY_DATETIME,
-        "PN": ANONYMOUS_PN,
-    }.get(vr, ANONYMOUS)
-
-
-def deidentify(ds: Dataset, uids: UidMap, patient_id: str = "") -> Dataset:
+def deidentify(
+    ds: Dataset, uids: UidMap, patient_id: str = "", options: Options | None = None
+) -> Dataset:
     """Apply the profile to ``ds`` in place (and return it).
 
-    ``patient_id`` replaces Patient ID (the same pseudonym in every object of an export).
+    ``patient_id`` replaces Patient ID (the same pseudonym in every object of an export);
+    ``options`` are the profile options chosen (:class:`medview.reports.annex_e.Options`).
     """
-    ds.remove_private_tags()
+    options = options or Options()
+    identifying = identifying_texts(ds) if options.clean_descriptors else ()
     had_context = "AcquisitionContextSequence" in ds
-    uids.cleaned.clear()  # ids are only unique while their objects live: per call
-    _clean(ds, uids)
-    uids.cleaned.clear()
+    ds.remove_private_tags()
+    cleaner = Cleaner(uids, options, uids.date_offset_days(), identifying)
+    cleaner.clean(ds)
     if had_context:
         # Type 2 in the Acquisition Context Module (Parametric Map, enhanced images): the
-        # profile removes it (X); zero-length (Z) keeps the object valid and says nothing.
+        # profile removes it (X/Z); zero-length keeps the object valid and says nothing.
         ds.AcquisitionContextSequence = []
     if "PatientID" in ds:
         ds.PatientID = patient_id or ANONYMOUS
@@ -118,43 +138,21 @@ def deidentify(ds: Dataset, uids: UidMap, patient_id: str = "") -> Dataset:
     if "StudyID" in ds:
         ds.StudyID = DUMMY_STUDY_ID
     ds.PatientIdentityRemoved = "YES"
-    ds.DeidentificationMethod = METHOD
+    codes = method_codes(options)
+    ds.DeidentificationMethod = [text for _value, _meaning, text in codes]
     items = []
-    for value, meaning in METHOD_CODES:
+    for value, meaning, _text in codes:
         item = Dataset()
         item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, "DCM", meaning
         items.append(item)
     ds.DeidentificationMethodCodeSequence = items
+    # PS3.3 C.7.1.1 / PS3.15 E.3.6: whether dates were kept, shifted or removed.
+    ds.LongitudinalTemporalInformationModified = {
+        "": "REMOVED", "full": "UNMODIFIED", "modified": "MODIFIED"
+    }[options.retain_dates]  # fmt: skip
     if getattr(ds, "file_meta", None) is not None and "SOPInstanceUID" in ds:
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     return ds
-
-
-def _clean(ds: Dataset, uids: UidMap) -> None:
-    if id(ds) in uids.cleaned:
-        return
-    uids.cleaned.add(id(ds))
-    for element in list(ds):
-        keyword = element.keyword
-        if keyword in REMOVE:
-            del ds[element.tag]
-            continue
-        if element.VR == "SQ":
-            if keyword in DUMMY:  # e.g. Person Identification Code Sequence: emptied
-                element.value = []
-                continue
-            for item in element.value:
-                _clean(item, uids)
-            continue
-        if keyword in EMPTY:
-            element.value = ""
-        elif keyword in DUMMY or element.VR == "PN":
-            if element.value not in (None, ""):
-                element.value = _dummy(element.VR)
-        elif element.VR == "UI" and element.value:
-            values = element.value if element.VM > 1 else [element.value]
-            mapped = [uids(str(v)) for v in values]
-            element.value = mapped if element.VM > 1 else mapped[0]
 
 
 def anonymize_model(model: ReportModel, uids: UidMap, patient_id: str) -> ReportModel:

@@ -6,7 +6,9 @@ or the whole new one, never half of one (leftover ``.*.part`` files from a kille
 removed by the next). The source DICOM is only read. With ``anonymize`` every object, the
 JSON and the PDF are de-identified with one UID map (:mod:`.anonymize`), and de-identified
 copies of the source images are written to ``images/`` so the SR's, SEG's and maps'
-references resolve inside the export.
+references resolve inside the export. Images that may show identifying text in their pixels
+(ultrasound, secondary capture, Burned In Annotation YES: :mod:`.burned_in`) are refused
+then, before anything is written, unless ``accept_burned_in``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from pydicom.uid import generate_uid
 
 from medview.core.errors import MedviewError
 from medview.core.paths import atomic_write_bytes
+from medview.reports.annex_e import Options
 from medview.reports.anonymize import UidMap, anonymize_model, deidentify
+from medview.reports.burned_in import burned_in_reason
 from medview.reports.json_report import report_json
 from medview.reports.model import ReportModel
 from medview.reports.sources import SourceImages
@@ -82,6 +86,8 @@ def export_report(
     formats: Iterable[str] = FORMATS,
     *,
     anonymize: bool = False,
+    options: Options | None = None,
+    accept_burned_in: bool = False,
     salt: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ExportResult:
@@ -96,13 +102,21 @@ def export_report(
         attribution map (:mod:`.pmap`); the SR's group of that finding names it.
     anonymize
         De-identify everything (PS3.15 Annex E, see :mod:`medview.reports.anonymize`).
+    options
+        The profile options (Retain Longitudinal Temporal Information, Clean Descriptors:
+        :class:`medview.reports.annex_e.Options`); the Basic Profile alone when None.
+    accept_burned_in
+        Export de-identified copies of images that may show identifying text in their
+        pixels (ultrasound, secondary capture, Burned In Annotation YES) anyway; each is
+        named in ``warnings``. Without it such an image stops the export (issue 11, S2).
     salt
         Secret for the UID map (random when None).
 
     Raises
     ------
     MedviewError
-        Unknown format, a target that is not a folder, a write error.
+        Unknown format, a target that is not a folder, a write error, an image with
+        possibly burned-in identifying text in a de-identified export.
     """
     from medview.reports.pmap import build_pmaps
     from medview.reports.pmap import file_names as pm_file_names
@@ -114,9 +128,10 @@ def export_report(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise MedviewError("exists and is not a folder", out_dir)
+    gated = _burned_in_gate(sources, accept_burned_in) if anonymize else []
     out_dir.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(out_dir)
-    result = ExportResult()
+    result = ExportResult(warnings=gated)
     seg = None
     if "seg" in formats:
         say("building the segmentation")
@@ -141,12 +156,12 @@ def export_report(
         patient_id = uids.pseudonym(model.study.patient_id)
         for ds in (sr, seg.dataset if seg else None, *pmaps.values()):
             if ds is not None:
-                deidentify(ds, uids, patient_id)
+                deidentify(ds, uids, patient_id, options)
         exported = anonymize_model(model, uids, patient_id)
         say("writing de-identified copies of the source images")
         for number, path in enumerate(sources.unique_paths(), start=1):
             image = pydicom.dcmread(path)
-            deidentify(image, uids, patient_id)
+            deidentify(image, uids, patient_id, options)
             target = out_dir / IMAGES_DIR / f"IM{number:05d}.dcm"
             _write(target, _dicom_bytes(image))
             result.images.append(target)
@@ -186,6 +201,24 @@ def export_report(
         _write(target, text.encode("utf-8"))
         result.files["json"] = target
     return result
+
+
+def _burned_in_gate(sources: SourceImages, accept: bool) -> list[str]:
+    """Refuse (or, accepted, name) the images that may show identifying pixels."""
+    warnings = []
+    for path in sources.unique_paths():
+        reason = burned_in_reason(pydicom.dcmread(path, stop_before_pixels=True))
+        if not reason:
+            continue
+        if not accept:
+            raise MedviewError(
+                f"may show the patient's identity in its pixels ({reason}) and medview does "
+                "not clean pixel data: not exported de-identified (--accept-burned-in to "
+                "export it anyway)",
+                path,
+            )
+        warnings.append(f"{path}: {reason}; exported with its pixels as they are")
+    return warnings
 
 
 def _describe(ds: Dataset, name: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ import json
 import pydicom
 import pymupdf
 
-from medview.reports.annex_e import DUMMY, EMPTY, REMOVE
+from medview.reports.annex_e import TABLE
 from medview.reports.anonymize import UidMap, deidentify
 
 
@@ -36,11 +36,10 @@ def _original(demo_run):
 
 def test_no_annex_e_attribute_keeps_its_original_value(anonymized, demo_run):
     original = _original(demo_run)
-    annex_e = REMOVE | EMPTY | DUMMY | {"PatientName", "PatientID"}
     originals = {
         e.keyword: str(e.value)
         for e in original
-        if e.keyword in annex_e and e.VR != "SQ" and str(e.value)
+        if int(e.tag) in TABLE and e.VR not in ("SQ", "UI") and str(e.value)
     }
     assert {"PatientName", "PatientID", "PatientBirthDate", "StudyDate", "AccessionNumber"} <= set(
         originals
@@ -120,3 +119,27 @@ def test_uid_map_is_consistent_and_keeps_dicom_uids():
     deidentify(ds, uids, "ANON-1")
     assert ds.PatientID == "ANON-1" and ds.StudyInstanceUID == uids("1.2.826.1")
     assert "ImageComments" not in ds and ds.InstitutionName != "Hospital"
+
+
+def test_cli_options_retain_dates_and_clean_descriptors(demo_run, tmp_path, capsys):
+    """`--retain-dates full|modified`, `--clean-descriptors`: applied and declared (CID 7050)."""
+    original = _original(demo_run)
+    full, modified = tmp_path / "full", tmp_path / "modified"
+    assert demo_run.report(full, "--anonymize", "--retain-dates", "full", "--format", "json") == 0
+    args = ("--anonymize", "--retain-dates", "modified", "--clean-descriptors", "--format", "json")
+    assert demo_run.report(modified, *args) == 0
+    kept = pydicom.dcmread(sorted((full / "images").glob("*.dcm"))[0], stop_before_pixels=True)
+    assert kept.StudyDate == original.StudyDate and kept.PatientName != original.PatientName
+    assert {i.CodeValue for i in kept.DeidentificationMethodCodeSequence} >= {"113100", "113106"}
+    shifted = pydicom.dcmread(sorted((modified / "images").glob("*.dcm"))[0])
+    assert shifted.StudyDate not in ("", original.StudyDate, "19000101")
+    codes = {i.CodeValue for i in shifted.DeidentificationMethodCodeSequence}
+    assert codes >= {"113100", "113107", "113105"}
+    assert shifted.LongitudinalTemporalInformationModified == "MODIFIED"
+    if original.get("SeriesDescription"):  # Clean Descriptors keeps the description
+        assert shifted.SeriesDescription
+
+
+def test_cli_options_need_anonymize(demo_run, tmp_path, capsys):
+    assert demo_run.report(tmp_path / "x", "--retain-dates", "full") != 0
+    assert "need --anonymize" in capsys.readouterr().err
