@@ -40,6 +40,7 @@ from medview.core.errors import MedviewError
 from medview.imaging.volume import Volume
 from medview.model.overlay_display import threshold_value
 from medview.model.review import FindingReview, ReviewedFinding
+from medview.view.decision_buttons import decision_buttons
 from medview.view.finding_markers import Marker
 from medview.view.overlay_layer import COLOUR_MAPS, OverlayStyle
 from medview.view.param_form import QtParamForm
@@ -357,17 +358,8 @@ class QtAiPanel(QWidget):
         self._imported_label.setVisible(False)
         layout.addWidget(self._imported_label)
         layout.addWidget(self._findings)
-        buttons = QHBoxLayout()
-        for text, decision in (
-            (_tr("Accept"), "accept"),
-            (_tr("Reject"), "reject"),
-            (_tr("Undecided"), "reset"),
-        ):
-            button = QPushButton(text, box)
-            button.setObjectName(f"decision-{decision}")
-            button.clicked.connect(self._on_decision_button)
-            buttons.addWidget(button)
-        layout.addLayout(buttons)
+        labels = (_tr("Accept"), _tr("Reject"), _tr("Undecided"))
+        layout.addLayout(decision_buttons(box, labels, "decision-", self.set_decision))
         self._counts = QLabel(box)
         layout.addWidget(self._counts)
         layout.addWidget(_disclaimer(box, "findings-disclaimer"))
@@ -593,9 +585,6 @@ class QtAiPanel(QWidget):
             except ValueError as err:
                 self._status.setText(str(err))
                 self._on_review_changed("")
-
-    def _on_decision_button(self) -> None:
-        self.set_decision(self.sender().objectName().removeprefix("decision-"))
 
     # -- overlays and derived volumes --------------------------------------------------------
     def _chosen_overlay(self) -> Overlay | None:

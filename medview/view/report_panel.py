@@ -43,6 +43,7 @@ from medview.model.measurements import MeasurementScene, SceneEvent
 from medview.model.names import format_person_name
 from medview.model.report_export import series_findings, series_measurements
 from medview.model.review import FindingReview, ReviewedFinding, ReviewStatus
+from medview.view.decision_buttons import decision_buttons
 from medview.view.measure_actors import ValueCache, kind_name
 
 __all__ = ["FORMAT_LABELS", "QtReportPanel"]
@@ -278,17 +279,8 @@ class QtReportPanel(QWidget):
         _table_style(self._findings, stretch=0)
         self._findings.itemSelectionChanged.connect(self._on_finding_selected)
         layout.addWidget(self._findings)
-        buttons = QHBoxLayout()
-        for text, decision in (
-            (_tr("Accept"), "accept"),
-            (_tr("Reject"), "reject"),
-            (_tr("Undecided"), "reset"),
-        ):
-            button = QPushButton(text, box)
-            button.setObjectName(f"report-decision-{decision}")
-            button.clicked.connect(self._on_decision_button)
-            buttons.addWidget(button)
-        layout.addLayout(buttons)
+        labels = (_tr("Accept"), _tr("Reject"), _tr("Undecided"))
+        layout.addLayout(decision_buttons(box, labels, "report-decision-", self.set_decision))
         self._counts = QLabel(box)
         self._counts.setWordWrap(True)
         layout.addWidget(self._counts)
@@ -449,9 +441,6 @@ class QtReportPanel(QWidget):
         rows = {index.row() for index in self._findings.selectedIndexes()}
         if rows:
             self.finding_selected.emit(self._finding_ids[min(rows)])
-
-    def _on_decision_button(self) -> None:
-        self.set_decision(self.sender().objectName().removeprefix("report-decision-"))
 
 
 def _table_style(table: QTableWidget, stretch: int) -> None:
