@@ -29,7 +29,8 @@ EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
 COMMANDS = (
-    "demo", "import", "info", "studies", "paths", "gui", "view", "plugins", "run", "report", "pacs"
+    "demo", "import", "info", "studies", "paths", "gui", "view", "plugins", "run", "report", "pacs",
+    "self-test", "diagnostics",
 )  # fmt: skip
 
 
@@ -96,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     from medview.app.cli_pacs import add_commands as add_pacs  # `pacs` (issue 9)
 
     add_pacs(commands)
+    from medview.app.cli_selftest import add_commands as add_selftest  # issue 10
+
+    add_selftest(commands)
     return parser
 
 

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from medview.ai.runner import Runner
+from medview.app.about import add_help_menu
 from medview.app.ai_dock import AiWiring
 from medview.app.compare_wiring import CompareWiring
 from medview.app.i18n import LANGUAGE_NAMES
@@ -225,9 +226,10 @@ class QtMainWindow(QMainWindow):
         )  # fmt: skip
         # Query/retrieve, send, nodes (issue 9): File › Query PACS…, Send to PACS…, PACS nodes….
         self._pacs = PacsWiring(self, database, settings, self._file_menu, self._quit_action)
-        self._report.panel.send_requested.connect(
-            lambda folder: self._pacs.show_send().set_folder(folder)
-        )
+        # A bound slot, not a lambda: a lambda would hold the window and keep it alive.
+        self._report.panel.send_requested.connect(self._pacs.send_folder)
+        # Help › About medview… (issue 10), last so that it stays the rightmost menu.
+        self.about_action = add_help_menu(self)
         self.statusBar().showMessage(_tr("Ready"))
         self.setWindowTitle("medview")
         self.resize(1200, 900)

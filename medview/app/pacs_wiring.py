@@ -139,6 +139,10 @@ class PacsWiring(QObject):
             self._send.reload()
         return self._raise(self._send)
 
+    def send_folder(self, folder: str) -> None:
+        """Open File › Send to PACS… on ``folder`` (the report panel's exported report)."""
+        self.show_send().set_folder(folder)
+
     def show_nodes(self) -> QtPacsNodesDialog:
         if self._nodes is None:
             self._nodes = QtPacsNodesDialog(self.context, self._window)

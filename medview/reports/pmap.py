@@ -65,10 +65,14 @@ def _window(values: np.ndarray) -> hd.VOILUTTransformation:
     """Display window over the map's range (all of it, zero in the middle when signed)."""
     peak = float(np.abs(values).max()) or 1.0
     low = -peak if float(values.min()) < 0 else 0.0
+    # Attributions are small floats (a Grad-CAM map spans about 0..0.3): a Window Width
+    # below 1 is allowed only with VOI LUT Function LINEAR_EXACT (PS3.3 C.11.2.1.2.2), the
+    # exact linear mapping of the range, which is what a float map wants anyway.
     return hd.VOILUTTransformation(
         window_center=(low + peak) / 2,
         window_width=peak - low,
         window_explanation="attribution range",
+        voi_lut_function="LINEAR_EXACT",
     )
 
 

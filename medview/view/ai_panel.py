@@ -40,7 +40,7 @@ from medview.core.errors import MedviewError
 from medview.imaging.volume import Volume
 from medview.model.overlay_display import threshold_value
 from medview.model.review import FindingReview, ReviewedFinding
-from medview.view.decision_buttons import decision_buttons
+from medview.view.decision_buttons import decision_buttons, decision_of
 from medview.view.finding_markers import Marker
 from medview.view.overlay_layer import COLOUR_MAPS, OverlayStyle
 from medview.view.param_form import QtParamForm
@@ -243,6 +243,9 @@ class QtAiPanel(QWidget):
         rows = {index.row() for index in self._findings.selectedIndexes()}
         return self._finding_ids[min(rows)] if rows else None
 
+    def _on_decision_button(self) -> None:
+        self.set_decision(decision_of(self.sender(), "decision-"))
+
     def set_decision(self, decision: str) -> None:
         """Accept, reject or reset the selected finding."""
         finding_id = self.selected_finding()
@@ -359,7 +362,7 @@ class QtAiPanel(QWidget):
         layout.addWidget(self._imported_label)
         layout.addWidget(self._findings)
         labels = (_tr("Accept"), _tr("Reject"), _tr("Undecided"))
-        layout.addLayout(decision_buttons(box, labels, "decision-", self.set_decision))
+        layout.addLayout(decision_buttons(box, labels, "decision-", self._on_decision_button))
         self._counts = QLabel(box)
         layout.addWidget(self._counts)
         layout.addWidget(_disclaimer(box, "findings-disclaimer"))

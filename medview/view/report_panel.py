@@ -43,7 +43,7 @@ from medview.model.measurements import MeasurementScene, SceneEvent
 from medview.model.names import format_person_name
 from medview.model.report_export import series_findings, series_measurements
 from medview.model.review import FindingReview, ReviewedFinding, ReviewStatus
-from medview.view.decision_buttons import decision_buttons
+from medview.view.decision_buttons import decision_buttons, decision_of
 from medview.view.measure_actors import ValueCache, kind_name
 
 __all__ = ["FORMAT_LABELS", "QtReportPanel"]
@@ -220,6 +220,10 @@ class QtReportPanel(QWidget):
         """True from the start of an export until its result (or failure) is shown."""
         return self._busy
 
+    def _on_send_clicked(self) -> None:
+        if self._sent_folder:
+            self.send_requested.emit(self._sent_folder)
+
     def set_exported_folder(self, folder: str) -> None:
         """The folder of the last successful export ("" : none), which "Send to PACS…" sends."""
         self._sent_folder = str(folder)
@@ -254,6 +258,9 @@ class QtReportPanel(QWidget):
         if finding_id in self._finding_ids:
             self._findings.selectRow(self._finding_ids.index(finding_id))
 
+    def _on_decision_button(self) -> None:
+        self.set_decision(decision_of(self.sender(), "report-decision-"))
+
     def set_decision(self, decision: str) -> None:
         """Accept, reject or reset ("reset") the selected finding."""
         rows = {index.row() for index in self._findings.selectedIndexes()}
@@ -280,7 +287,9 @@ class QtReportPanel(QWidget):
         self._findings.itemSelectionChanged.connect(self._on_finding_selected)
         layout.addWidget(self._findings)
         labels = (_tr("Accept"), _tr("Reject"), _tr("Undecided"))
-        layout.addLayout(decision_buttons(box, labels, "report-decision-", self.set_decision))
+        layout.addLayout(
+            decision_buttons(box, labels, "report-decision-", self._on_decision_button)
+        )
         self._counts = QLabel(box)
         self._counts.setWordWrap(True)
         layout.addWidget(self._counts)
@@ -346,9 +355,7 @@ class QtReportPanel(QWidget):
         self._send_button = QPushButton(_tr("Send to PACS…"), box)
         self._send_button.setObjectName("send-report")
         self._send_button.setEnabled(False)  # until an export succeeded
-        self._send_button.clicked.connect(
-            lambda: self.send_requested.emit(self._sent_folder) if self._sent_folder else None
-        )
+        self._send_button.clicked.connect(self._on_send_clicked)  # a bound slot: no leak
         buttons.addWidget(self._sign_button)
         buttons.addWidget(self._export_button)
         buttons.addWidget(self._send_button)

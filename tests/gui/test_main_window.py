@@ -195,7 +195,7 @@ def test_main_window_shows_linked_mpr_views_and_a_view_menu(window, qtbot, phant
     assert mpr.view("coronal").volume is volume and mpr.view("sagittal").volume is volume
     qtbot.waitUntil(lambda: mpr.volume_view.is_ready, timeout=5000)
     menus = [action.text() for action in window.menuBar().actions()]
-    assert menus == ["&File", "&View", "&Measure", "&AI"]
+    assert menus == ["&File", "&View", "&Measure", "&AI", "&Help"]
     window._layout_actions["1x1"].trigger()
     assert mpr.state.layout == "1x1" and not mpr.view("coronal").isVisible()
     window._layout_actions["2x2"].trigger()
