@@ -129,6 +129,22 @@ class Volume:
         """LPS mm -> continuous voxel index (i, j, k); accepts (3,) or (n, 3)."""
         return geometry.lps_to_index(self.affine, lps)
 
+    def index_bounds_of(self, other: Volume) -> tuple[np.ndarray, np.ndarray]:
+        """Inclusive (i, j, k) index box of this grid that ``other``'s voxels cover (the
+        eight outer voxel corners of ``other`` mapped here, floor and ceil), not clipped to
+        this grid: the part of a full-size array a small patch or mask touches."""
+        n = other.size_ijk
+        corners = np.array(
+            [
+                [i, j, k]
+                for i in (-0.5, n[0] - 0.5)
+                for j in (-0.5, n[1] - 0.5)
+                for k in (-0.5, n[2] - 0.5)
+            ]
+        )
+        ijk = self.lps_to_index(other.index_to_lps(corners))
+        return np.floor(ijk.min(axis=0)).astype(int), np.ceil(ijk.max(axis=0)).astype(int)
+
     def zyx_to_lps(self, zyx: np.ndarray | tuple[float, float, float]) -> np.ndarray:
         """Array index (k, j, i) -> LPS mm, for code that works in numpy axis order."""
         points = np.asarray(zyx, dtype=float)

@@ -308,19 +308,9 @@ def check_input(volume: Volume) -> None:
 def _onto_input(sub: Volume, volume: Volume) -> np.ndarray:
     """Nearest-neighbour resample of a small mask onto ``volume``'s grid, touching only the
     input-index box around it; returns the full-size uint8 mask (zeros elsewhere)."""
-    n = sub.size_ijk
-    corners = np.array(
-        [
-            [i, j, k]
-            for i in (-0.5, n[0] - 0.5)
-            for j in (-0.5, n[1] - 0.5)
-            for k in (-0.5, n[2] - 0.5)
-        ]
-    )
-    ijk = volume.lps_to_index(sub.index_to_lps(corners))
+    lo, hi = volume.index_bounds_of(sub)
     size = np.asarray(volume.size_ijk)
-    lo = np.clip(np.floor(ijk.min(axis=0)).astype(int), 0, size - 1)
-    hi = np.clip(np.ceil(ijk.max(axis=0)).astype(int), 0, size - 1)
+    lo, hi = np.clip(lo, 0, size - 1), np.clip(hi, 0, size - 1)
     ref = sitk.Image([int(v) for v in hi - lo + 1], sitk.sitkUInt8)
     ref.SetSpacing(volume.spacing)
     ref.SetOrigin(tuple(float(v) for v in volume.index_to_lps(lo.astype(float))))

@@ -16,19 +16,8 @@ from medview.imaging.volume import Volume
 def covered_box(patch: Volume, reference: Volume) -> tuple[np.ndarray, np.ndarray] | None:
     """Inclusive (i, j, k) index box of ``reference`` covered by ``patch``'s voxels, or None
     when they do not overlap."""
-    n = patch.size_ijk
-    corners = np.array(
-        [
-            [i, j, k]
-            for i in (-0.5, n[0] - 0.5)
-            for j in (-0.5, n[1] - 0.5)
-            for k in (-0.5, n[2] - 0.5)
-        ]
-    )
-    ijk = reference.lps_to_index(patch.index_to_lps(corners))
+    lo, hi = reference.index_bounds_of(patch)
     size = np.asarray(reference.size_ijk)
-    lo = np.floor(ijk.min(axis=0)).astype(int)
-    hi = np.ceil(ijk.max(axis=0)).astype(int)
     if np.any(hi < 0) or np.any(lo > size - 1):
         return None
     return np.clip(lo, 0, size - 1), np.clip(hi, 0, size - 1)
