@@ -310,6 +310,10 @@ class Provenance:
     attempts: tuple[str, ...] = ()
     #: Where the plugin ran: "thread" (in medview's process) or "process" (its own, issue 11).
     isolation: str = "thread"
+    #: Deterministic kernels asked of torch, and its intra-op threads (issue 11 AI2): with
+    #: both the same, a rerun on the same machine gives the same bits.
+    deterministic: bool = False
+    threads: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -332,6 +336,8 @@ class Provenance:
             "error": self.error,
             "attempts": list(self.attempts),
             "isolation": self.isolation,
+            "deterministic": self.deterministic,
+            "threads": self.threads,
         }
 
 

@@ -151,13 +151,14 @@ def main(conn: Any, control: Any, config: dict[str, Any]) -> None:
                 link.send(("ok",))
             elif kind == "run":
                 volume, params = request[4], request[5]
+                runtime = torch_backend.apply_determinism()
                 with torch_backend.autocast(device, mixed):
                     result = plugin.run(volume, params, ctx)
                 del volume, request
                 if not isinstance(result, Result):
                     raise ValueError(f"plugin returned {type(result).__name__}, not a Result")
                 stage = "result"
-                link.send_bytes(transfer.dumps(("result", result), "o"))
+                link.send_bytes(transfer.dumps(("result", result, *runtime), "o"))
         except BaseException as exc:  # everything is reported; the loop goes on
             _report_error(link, stage, exc)
             if isinstance(exc, MemoryError):

@@ -76,6 +76,8 @@ class ProcessPlugin:
 
     def __init__(self, info: Any, device: str) -> None:
         self.info, self.device = info, device
+        #: (deterministic, torch threads) of the last run in the process (issue 11 AI2).
+        self.last_runtime: tuple[bool, int] = (False, 0)
         self.transfer = ipc.Transfer(uuid.uuid4().hex[:12])
         self._process: Any = None
         self._conn: Any = None
@@ -237,6 +239,13 @@ class ProcessPlugin:
                 elif kind == "ok":
                     return None
                 elif kind == "result":
+                    # (deterministic, threads) of the child's torch: an older or foreign
+                    # child that leaves them out counts as not deterministic.
+                    extra = answer[2:4] if len(answer) >= 4 else (False, 0)
+                    self.last_runtime = (
+                        extra[0] is True,
+                        int(extra[1]) if isinstance(extra[1], int) else 0,
+                    )
                     return revalidated(answer[1])
                 elif kind == "cancelled":
                     raise Cancelled()

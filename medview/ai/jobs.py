@@ -126,6 +126,8 @@ class Job:
         #: "thread" or "process" (set by the runner: where the plugin runs).
         self.isolation = "thread"
         self.attempts: list[str] = []
+        #: torch's reproducibility settings for the run (set by the runner; issue 11 AI2).
+        self.deterministic, self.threads = False, 0
         self.started_at: float | None = None
         self._started_mono = 0.0
         self._cancel_at: float | None = None

@@ -343,9 +343,11 @@ class Runner:
                 entry.plugin = self._prepare(job, ctx, device)
             if isinstance(entry.plugin, ProcessPlugin):
                 job._isolated = entry.plugin
-                # The process applies autocast itself, on its own device.
+                # The process applies autocast and the determinism switches itself.
                 result = entry.plugin.run(job.plugin_input, job.params, ctx)
+                job.deterministic, job.threads = entry.plugin.last_runtime
             else:
+                job.deterministic, job.threads = torch_backend.apply_determinism()
                 with torch_backend.autocast(device, mixed):
                     result = entry.plugin.run(job.plugin_input, job.params, ctx)
             job.mixed_precision = mixed
@@ -462,6 +464,8 @@ class Runner:
             error=error,
             attempts=tuple(job.attempts),
             isolation=job.isolation,
+            deterministic=job.deterministic,
+            threads=job.threads,
         )
 
     # -- watchdog: timeouts and cancels that do not stop -----------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 from collections.abc import Iterator
 from importlib import metadata
@@ -124,3 +125,40 @@ def inference_mode() -> Iterator[None]:
 
     with torch.inference_mode():
         yield
+
+
+#: ``MEDVIEW_DETERMINISTIC=0`` trades reproducibility for speed (issue 11 AI2).
+DETERMINISTIC_ENV = "MEDVIEW_DETERMINISTIC"
+
+
+def deterministic_wanted() -> bool:
+    """Whether AI jobs run with deterministic kernels: yes unless ``MEDVIEW_DETERMINISTIC=0``.
+
+    On by default: a radiologist who reruns a model on the same series must get the same
+    findings (issue 11 AI2). On the CPU it costs nothing measurable; on CUDA it rules out a few
+    non-deterministic (faster) cuDNN algorithms.
+    """
+    return os.environ.get(DETERMINISTIC_ENV, "1").strip().lower() not in ("0", "false", "no")
+
+
+def apply_determinism() -> tuple[bool, int]:
+    """Set torch's reproducibility switches if torch is loaded; (deterministic, threads).
+
+    Called before each AI run, after the plugin's ``prepare`` (which imports torch): a
+    plugin that never imports torch is not made to pay for it. ``threads`` is torch's
+    intra-op thread count, which the provenance records because CPU reductions are split by
+    thread: the same thread count gives the same bits, another may differ in the last place.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return False, 0
+    wanted = deterministic_wanted()
+    if wanted:
+        # cuBLAS needs a fixed workspace to be deterministic (CUDA docs, "Reproducibility");
+        # it must be set before its first handle is made, so set it at the first chance.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    # warn_only: an op without a deterministic kernel warns instead of failing the job.
+    torch.use_deterministic_algorithms(wanted, warn_only=True)
+    torch.backends.cudnn.deterministic = wanted
+    torch.backends.cudnn.benchmark = not wanted
+    return wanted, int(torch.get_num_threads())

@@ -171,8 +171,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         accept_burned_in=args.accept_burned_in,
     )  # fmt: skip
     audit = AuditLog(app_dirs().ensure().data / REVIEW_AUDIT_NAME)
-    jobs = {f.id: f.algorithm.provenance.get("job_id", "") for f in model.findings if f.algorithm}
-    append_audit(audit, model.audit, jobs, study.study_uid)
+    provenance = {f.id: f.algorithm.provenance for f in model.findings if f.algorithm}
+    append_audit(audit, model.audit, provenance, study.study_uid)
     for warning in [*warnings, *result.warnings]:
         print(f"warning: {warning}")
     reported = len(model.reported_findings())

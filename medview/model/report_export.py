@@ -18,9 +18,11 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from medview.ai import accountability
 from medview.ai.api import Provenance, Result
 from medview.ai.audit import AuditLog
 from medview.core.errors import MedviewError
@@ -65,13 +67,19 @@ def report_language(ui_language: str) -> str:
 
 
 def append_audit(
-    log: AuditLog, events: Iterable[AuditEvent], jobs: Mapping[str, str], study_uid: str
+    log: AuditLog,
+    events: Iterable[AuditEvent],
+    provenance: Mapping[str, Mapping[str, Any]],
+    study_uid: str,
 ) -> None:
-    """Append ``events`` to ``log``, each with its finding's job id (``jobs``) and the study."""
+    """Append ``events`` to ``log``, each with the study and, for a finding's event, its job
+    id and the model that made it (``provenance``: finding id -> the job's provenance; issue
+    11 AI1)."""
     for event in events:
-        log.append(
-            {**event.as_dict(), "job_id": jobs.get(event.finding_id, ""), "study_uid": study_uid}
-        )
+        record = provenance.get(event.finding_id)
+        model = accountability.facts(record) if record else {}
+        job_id = str(record.get("job_id", "")) if record else ""
+        log.append({**event.as_dict(), "job_id": job_id, **model, "study_uid": study_uid})
 
 
 def series_measurements(measurements: Iterable[Measurement], volume: Volume) -> list[Measurement]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from medview.ai import accountability
 from medview.ai.api import Provenance
 from medview.ai.audit import AuditLog
 from medview.imaging.volume import Volume
@@ -97,9 +98,9 @@ class ReviewAudit:
         )  # fmt: skip
         self.events.append(event)
         if self._log is not None:
-            self._log.append(
-                {**event.as_dict(), "job_id": finding.job_id, "plugin_id": finding.plugin_id}
-            )
+            # Issue 11 AI1: a decision line names the model of the finding it decides.
+            model = accountability.facts(self._review.provenance(finding.job_id).as_dict())
+            self._log.append({**event.as_dict(), "job_id": finding.job_id, **model})
 
 
 def _algorithm(provenance: Provenance, names: Mapping[str, tuple[str, str]]) -> Algorithm:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from medview import __version__
+from medview.ai import accountability
 
 #: Review states (the same words as ``medview.model.review.ReviewStatus``).
 ACCEPTED, REJECTED, PENDING = "accepted", "rejected", "pending"
@@ -150,6 +151,23 @@ class Algorithm:
     def parameter_strings(self) -> list[str]:
         """Parameters as ``name=value`` texts (TID 4019 "Algorithm Parameters")."""
         return parameter_strings(self.parameters)
+
+    @property
+    def accountable(self) -> bool:
+        """Whether the job's record states the model, weights, torch and device (AI1).
+
+        An algorithm re-imported from another tool's SR has no such record.
+        """
+        return bool(self.provenance) and not accountability.missing(self.provenance)
+
+    def accountability_texts(self) -> list[str]:
+        """``weights:<file>=<sha256>``, ``torch=...``, ``device=...`` (issue 11 AI1)."""
+        return accountability.parameter_texts(self.provenance) if self.accountable else []
+
+    def runtime(self) -> tuple[str, str]:
+        """(torch version, device) of the job; ("", "") when not recorded."""
+        found = accountability.facts(self.provenance) if self.accountable else {}
+        return found.get("torch", ""), found.get("device", "")
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -46,6 +46,7 @@ TEXT = {
         "findings_text": "Findings (text)", "impression": "Impression",
         "provenance": "Model provenance", "intended_use": "Intended use",
         "weights": "weights SHA-256", "parameters": "parameters", "device_uid": "device UID",
+        "ran_on": "ran on {device} with torch {torch}",
         "reader_drawn": "reader", "page": "Page {n} of {total}",
         "ai_explanation": "AI explanation — not for diagnosis",
         "explanation_of": "AI explanation of finding(s) {numbers}",
@@ -64,6 +65,7 @@ TEXT = {
         "findings_text": "所见（文字）", "impression": "印象",
         "provenance": "模型来源", "intended_use": "预期用途",
         "weights": "权重 SHA-256", "parameters": "参数", "device_uid": "设备 UID",
+        "ran_on": "运行于 {device}，torch {torch}",
         "reader_drawn": "医师", "page": "第 {n} 页，共 {total} 页",
         "ai_explanation": "AI 解释——不用于诊断",
         "explanation_of": "所见 {numbers} 的 AI 解释",
@@ -261,11 +263,16 @@ def render_pdf(model: ReportModel, volume: Volume | None = None) -> bytes:
     if algorithms or explanations:
         heading(t["provenance"])
         for a in algorithms:
-            weights = ", ".join(f"{k} {v[:16]}…" for k, v in sorted(a.weights_sha256.items()))
+            # Whole SHA-256 values, torch and device: the page alone identifies the model
+            # (issue 11 AI1); a shortened hash could not be checked against a manifest.
+            weights = "; ".join(f"{k} {v}" for k, v in sorted(a.weights_sha256.items()))
             params = ", ".join(a.parameter_strings())
+            torch_version, device = a.runtime()
+            ran_on = t["ran_on"].format(device=device or "-", torch=torch_version or "-")
             paragraph(
-                f"{a.name} ({a.plugin_id}) {a.version}; {t['weights']}: {weights or '-'}; "
-                f"{t['device_uid']}: {a.device_uid}; {t['parameters']}: {params or '-'}"
+                f"{a.name} ({a.plugin_id}) {a.version}; {ran_on}; {t['weights']}: "
+                f"{weights or '-'}; {t['device_uid']}: {a.device_uid}; "
+                f"{t['parameters']}: {params or '-'}"
             )
         for (plugin, method, method_name, params), numbers in explanations.items():
             paragraph(

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from medview.ai import accountability
+from medview.ai.registry import discover
 from medview.core.errors import MedviewError
 from medview.imaging.volume import Volume
 from medview.reports.model import (
@@ -168,11 +170,28 @@ def load_results(folder: Path, volume: Volume, reader: str, study_uid: str = "")
     Raises
     ------
     MedviewError
-        No or unreadable ``result.json``, a result for another series, a bad review file.
+        No or unreadable ``result.json``, a result for another series, a bad review file, a
+        result that does not state its model or contradicts the installed manifest.
     """
     folder = Path(folder)
     document = read_result_document(folder, volume)
+    # Issue 11 AI1: only results that say which model made them, and that the installed
+    # manifest does not contradict, reach a report.
+    installed = [info.manifest for info in discover() if info.manifest is not None]
+    mismatch = accountability.check_against_manifest(
+        document.get("provenance") or {}, installed, folder / RESULT_NAME
+    )
     algorithm = _algorithm(document)
+    provenance = document.get("provenance") or {}
+    if (algorithm.plugin_id, algorithm.version) != (
+        provenance.get("plugin_id"),
+        provenance.get("plugin_version"),
+    ):
+        raise MedviewError(
+            f"names plugin {algorithm.plugin_id} {algorithm.version} but its provenance "
+            f"{provenance.get('plugin_id')} {provenance.get('plugin_version')}; refused",
+            folder / RESULT_NAME,
+        )
     job_id = str((document.get("provenance") or {}).get("job_id") or folder.name)
     review = _review(folder)
     decisions: dict[str, dict[str, Any]] = {}
@@ -182,7 +201,7 @@ def load_results(folder: Path, volume: Volume, reader: str, study_uid: str = "")
             key = f"{job_id}/{key - 1}"
         decisions[str(key)] = entry
     explanations = _explanations(document)
-    loaded = LoadedResults()
+    loaded = LoadedResults(warnings=[mismatch] if mismatch else [])
     when = now_iso()
     for index, raw in enumerate(document.get("findings") or []):
         finding_id = f"{job_id}/{index}"

@@ -40,7 +40,12 @@ def algorithm_identification(algorithm: Algorithm) -> hd.AlgorithmIdentification
         family=dcm_codes.cid7162.ArtificialIntelligence,
         version=algorithm.version[:64],
         source=algorithm.manufacturer[:64],
-        parameters={k: str(v)[:64] for k, v in sorted(algorithm.parameters.items())} or None,
+        parameters={
+            **{k: str(v)[:64] for k, v in sorted(algorithm.parameters.items())},
+            # weights:<file>, torch, device (issue 11 AI1); a SHA-256 fills an LO exactly.
+            **dict(text.split("=", 1) for text in algorithm.accountability_texts()),
+        }
+        or None,
     )
 
 

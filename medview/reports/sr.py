@@ -55,7 +55,12 @@ def _algorithm_id(algorithm: Algorithm | None) -> hd.sr.AlgorithmIdentification 
     return hd.sr.AlgorithmIdentification(
         name=algorithm.name[:64],
         version=algorithm.version[:64],
-        parameters=algorithm.parameter_strings() or None,
+        # The parameters, then the model's weights, torch and device (issue 11 AI1); an
+        # imported algorithm may already list the latter among its parameters.
+        parameters=list(
+            dict.fromkeys(algorithm.parameter_strings() + algorithm.accountability_texts())
+        )
+        or None,
     )
 
 

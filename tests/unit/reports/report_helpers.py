@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -21,6 +22,8 @@ from medview.app.cli_ai import write_outputs
 from medview.reports.model import METHOD_NAMES
 
 PLUGIN = "medview.threshold-blobs"
+#: What a real run records as its torch version (issue 11 AI1: reports refuse results without).
+TORCH = metadata.version("torch")
 READER = "Doe^Jane"
 
 
@@ -145,7 +148,7 @@ def write_saliency_results(
     ]
     provenance = Provenance(
         "job-e2e", "medview.saliency", "1.0.0", "1.0", {}, {"target": "medview.nodule-cnn",
-        **method}, "cpu", "cpu", False, {}, volume.meta.series_uid,
+        **method}, "cpu", "cpu", False, {"torch": TORCH}, volume.meta.series_uid,
         volume.meta.study_uid, "", "", 1.0, "succeeded",
     )  # fmt: skip
     result = Result(
