@@ -6,6 +6,15 @@ is loaded into the measurement scene; every change is written back shortly after
 and at once when another study opens or the window closes. So a radiologist who measured a
 nodule yesterday finds it again today, and nothing is lost if medview is killed.
 
+Crash recovery (issue 11, D2): a finished edit (a measurement added or deleted, by hand or by
+undo/redo) is written at once, before the next one. Moves and renames come as streams of
+updates (a drag moves a point many times a second): they are written at most
+:data:`SAVE_DELAY_MS` after the first unsaved one, however long the stream, so a ``kill -9``
+loses at most the last :data:`SAVE_DELAY_MS` of moving (plus the time the GUI thread was busy
+drawing when the timer fell due). When the previous run did not exit cleanly
+(:mod:`medview.model.crash_marker`), a study whose session that run saved says so once when
+it opens: "medview was not closed properly last time; restored …".
+
 An unreadable session file is never overwritten: it is renamed aside
 (``<name>.unreadable-<time>.json``) and the user is told in one sentence.
 """
@@ -33,7 +42,8 @@ from medview.model.measurements import (
 
 _log = get_logger(__name__)
 
-#: Changes within this many milliseconds are written together.
+#: Updates (moves, renames) are written at most this many milliseconds after the first unsaved
+#: one, together; adds and deletes at once. A crash loses at most this much moving (issue 11 D2).
 SAVE_DELAY_MS = 400
 
 
@@ -68,6 +78,9 @@ class QtSessionKeeper(QObject):
         self._path: Path | None = None
         self._loading = False
         self._dirty = False
+        # Issue 11 D2: sessions saved since this time may hold work of a run that crashed.
+        self._unclean_since: float | None = None
+        self._told: set[Path] = set()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(SAVE_DELAY_MS)
@@ -82,6 +95,14 @@ class QtSessionKeeper(QObject):
         """The session file of the study on screen (None: not saved)."""
         return self._path
 
+    def note_unclean_shutdown(self, since: float | None) -> None:
+        """The run that started at ``since`` (seconds since the epoch) did not exit cleanly.
+
+        A study whose session was saved since then says, once, that its measurements were
+        restored (None: the last run ended cleanly, nothing to say).
+        """
+        self._unclean_since = since
+
     def open_study(self, study_uid: str) -> None:
         """The window now shows ``study_uid``: save the previous study, load this one's."""
         self.flush()
@@ -95,8 +116,10 @@ class QtSessionKeeper(QObject):
             return
         self._path = path
         measurements = []
+        saved_at = None
         if path is not None and path.exists():
             try:
+                saved_at = path.stat().st_mtime  # before anything writes it again
                 measurements = list(load_session(path).items())
             except MedviewError as err:
                 aside = self._set_aside(path)
@@ -114,6 +137,7 @@ class QtSessionKeeper(QObject):
             self._loading = False
         if measurements:
             _log.info("loaded %d measurement(s) from %s", len(measurements), path)
+            self._tell_if_recovered(path, len(measurements), saved_at)
 
     def flush(self) -> None:
         """Write pending changes now (no-op when there are none)."""
@@ -141,7 +165,26 @@ class QtSessionKeeper(QObject):
         if self._loading or event.kind == "selected" or self._path is None:
             return
         self._dirty = True
-        self._timer.start()
+        if event.kind in ("added", "removed"):
+            self.flush()  # a finished edit: on disk before the next one (issue 11, D2)
+        elif not self._timer.isActive():
+            # Not restarted by each update: a drag's stream of moves is still written every
+            # SAVE_DELAY_MS, so a crash never loses more than that (issue 11, D2).
+            self._timer.start()
+
+    def _tell_if_recovered(self, path: Path | None, count: int, saved_at: float | None) -> None:
+        since = self._unclean_since
+        if path is None or saved_at is None or since is None or path in self._told:
+            return
+        if saved_at < since:
+            return  # saved before the crashed run began: none of its work is in it
+        self._told.add(path)
+        text = _tr(
+            "medview was not closed properly last time; restored {count} measurement(s) of "
+            "this study, saved at {time}."
+        ).format(count=count, time=_clock(saved_at))
+        _log.warning("%s (%s)", text, path)
+        self._report(text)
 
     @staticmethod
     def _set_aside(path: Path) -> Path:
@@ -152,6 +195,14 @@ class QtSessionKeeper(QObject):
         except OSError:
             return path  # cannot rename: leave it, and never write over it
         return aside
+
+
+def _clock(when: float) -> str:
+    """``14:02:31`` today, ``2026-11-25 14:02:31`` on another day (local time)."""
+    moment = _dt.datetime.fromtimestamp(when)
+    if moment.date() == _dt.date.today():
+        return moment.strftime("%H:%M:%S")
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 class _WeakListener:

@@ -24,6 +24,7 @@ def run_viewer(paths: Sequence[Path] = ()) -> int:
     from medview.app.theme import apply_theme
     from medview.core.paths import app_dirs
     from medview.dicom.index import StudyDatabase
+    from medview.model.crash_marker import begin as begin_run
     from medview.model.settings import load_settings
     from medview.view.gc_timer import QtIdleCollector
 
@@ -38,13 +39,19 @@ def run_viewer(paths: Sequence[Path] = ()) -> int:
     collector = QtIdleCollector(app)
     with StudyDatabase(dirs.database) as database:
         window = QtMainWindow(database=database, settings=settings)
+        # Issue 11 D2: a marker while we run; one left by a dead run means it crashed, and the
+        # studies it saved say that their measurements were restored.
+        run = begin_run(dirs.data)
+        window.sessions.note_unclean_shutdown(run.unclean_since)
         window.show()
         if paths:
             window.import_paths(list(paths), open_main=True)
         else:
             window.open_demo(dirs)
         try:
-            return app.exec()
+            code = app.exec()
+            run.end()  # a clean exit: the next start reports no crash
+            return code
         finally:
             collector.stop()
 

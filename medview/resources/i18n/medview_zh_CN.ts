@@ -105,6 +105,10 @@
         <translation>无法将测量保存到 {path}：{reason}</translation>
     </message>
     <message>
+        <source>medview was not closed properly last time; restored {count} measurement(s) of this study, saved at {time}.</source>
+        <translation>medview 上次未正常关闭；已恢复此检查的 {count} 项测量（保存于 {time}）。</translation>
+    </message>
+    <message>
         <source>Synthetic or derived image, not an original acquisition</source>
         <translation>合成或派生图像，并非原始采集</translation>
     </message>
