@@ -117,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        if args.command in ("import", "run", "report", "pacs"):  # they write into data/
+            from medview.core.paths import app_dirs
+            from medview.core.sweep import sweep_app_dirs  # issue 11 D1: killed saves' temps
+
+            sweep_app_dirs(app_dirs())
         return int(args.handler(args) or EXIT_OK)
     except MedviewError as exc:
         log.warning("%s failed: %s", args.command, exc)

@@ -23,12 +23,16 @@ def run_viewer(paths: Sequence[Path] = ()) -> int:
     from medview.app.main_window import QtMainWindow
     from medview.app.theme import apply_theme
     from medview.core.paths import app_dirs
+    from medview.core.sweep import sweep_app_dirs
     from medview.dicom.index import StudyDatabase
     from medview.model.crash_marker import begin as begin_run
     from medview.model.settings import load_settings
     from medview.view.gc_timer import QtIdleCollector
 
     dirs = app_dirs().ensure()
+    # Temp files of saves that a kill or crash interrupted (issue 11, D1); a second running
+    # medview's writes in progress are left alone (see medview.core.sweep).
+    sweep_app_dirs(dirs)
     settings = load_settings()
     app = QApplication.instance() or QApplication([])
     app.setApplicationName("medview")

@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; the sweep goes by age there
+    fcntl = None
 
 APP_NAME = "medview"
 HOME_ENV = "MEDVIEW_HOME"
@@ -64,18 +70,82 @@ def atomic_write_bytes(target: Path, payload: bytes) -> None:
 
     Temp file in the same directory, fsync, then rename: a crash never leaves half a file.
     """
-    target = Path(target)
+    atomic_write_files({Path(target): payload})
+
+
+def atomic_write_files(payloads: Mapping[Path, bytes]) -> None:
+    """Write several files so that a failure leaves every previous file as it was.
+
+    All temp files are written and fsynced first; only when every one of them is complete
+    are they renamed over their targets (issue 11, D3: a disk that fills up while the third
+    file of a report is written must not have replaced the first two already). A kill during
+    the renames can still leave some targets new and some old, each one whole.
+
+    Raises
+    ------
+    OSError
+        From the first write that failed; no temp file is left behind then.
+    """
+    staged: list[tuple[int, str, Path]] = []
+    renamed = 0
+    try:
+        for target, payload in payloads.items():
+            staged.append(_write_temp(Path(target), payload))
+        for index, (fd, tmp, target) in enumerate(staged):
+            # Renamed while the temp file is still open and locked: the sweep of a second
+            # medview process (medview.core.sweep) never takes it for a dead one's leftover.
+            if fcntl is None:  # ...except on Windows, which cannot rename an open file
+                os.close(fd)
+                staged[index] = (-1, tmp, target)
+            os.replace(tmp, target)
+            renamed += 1
+        for folder in dict.fromkeys(target.parent for _fd, _tmp, target in staged):
+            fsync_dir(folder)
+    finally:
+        for index, (fd, tmp, _target) in enumerate(staged):
+            if fd >= 0:
+                os.close(fd)
+            if index >= renamed:  # a failure: the temp files not renamed yet go
+                Path(tmp).unlink(missing_ok=True)
+
+
+def _write_temp(target: Path, payload: bytes) -> tuple[int, str, Path]:
+    """(open fd, temp path, target): ``payload`` written and fsynced beside ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        if fcntl is not None:
+            # Held until the rename: a live writer's temp file is locked, a killed one's is
+            # not (the kernel drops the lock with the process), which is how the start-up
+            # sweep tells them apart (issue 11, D1).
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
     except BaseException:
+        os.close(fd)
         Path(tmp).unlink(missing_ok=True)
         raise
+    return fd, tmp, target
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX): fsync of the file only covers its data,
+    the new directory entry lives in the folder, and after a power cut the old name could
+    come back (issue 11, D1). Best effort: some file systems refuse to fsync a folder."""
+    if os.name != "posix":
+        return  # Windows cannot open a folder for fsync; NTFS journals the rename itself
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # EINVAL on file systems without folder fsync; the rename itself happened
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(target: Path, text: str) -> None:

@@ -14,6 +14,7 @@ the user's folder holds either nothing or the whole series. The demo study write
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
@@ -36,6 +37,8 @@ from pydicom.valuerep import format_number_as_ds
 
 from medview import __version__
 from medview.core.errors import MedviewError
+from medview.core.paths import fsync_dir
+from medview.core.sweep import sweep_staging_dirs
 from medview.imaging.volume import Volume, VolumeMeta
 
 NOT_FOR_DIAGNOSIS = "DERIVED BY MEDVIEW AI PLUGIN - NOT FOR DIAGNOSTIC USE"
@@ -202,11 +205,14 @@ def write_derived_series(
     ds.RescaleIntercept = ds_number(intercept)
     ds.RescaleSlope = ds_number(slope)
     ds.RescaleType = "HU" if source.units == "HU" or volume.meta.units == "HU" else "US"
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(
-        tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent)
-    )
+    staging = None
     try:
+        # Inside the try: a full or read-only disk fails already here (issue 11, D3).
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        sweep_staging_dirs(out_dir.parent, out_dir.name)  # a killed earlier try's (D1)
+        staging = Path(
+            tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent)
+        )
         names = []
         nk = volume.shape[0]
         for k in range(nk):
@@ -217,20 +223,30 @@ def write_derived_series(
             set_slice_position(ds, volume, k)
             ds.PixelData = np.ascontiguousarray(stored[k]).tobytes()
             name = f"IM{k + 1:05d}.dcm"
-            dcmwrite(staging / name, ds, enforce_file_format=True)
+            # Encoded in memory, written here: pydicom re-raises a write error as an OSError
+            # without errno whose message holds a traceback, so a full disk read "cannot
+            # write the derived series (With tag (7FE0,0010) got exception: [Errno 28] No
+            # space left on device\nTraceback ...)" (issue 11, D3).
+            buffer = io.BytesIO()
+            dcmwrite(buffer, ds, enforce_file_format=True)
+            (staging / name).write_bytes(buffer.getvalue())
             names.append(name)
             report(0.95 * (k + 1) / nk)
         for name in names:  # durable before the rename makes the series visible
             with open(staging / name, "rb") as handle:
                 os.fsync(handle.fileno())
+        fsync_dir(staging)
         if out_dir.exists():
             out_dir.rmdir()  # empty (checked above); os.replace needs the name free
         os.replace(staging, out_dir)
+        fsync_dir(out_dir.parent)  # the rename itself durable (issue 11, D1)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise MedviewError(f"cannot write the derived series ({exc})", out_dir) from None
+        _remove_staging(staging)
+        # strerror, not str(exc): that names a file in the hidden staging folder.
+        reason = exc.strerror or type(exc).__name__
+        raise MedviewError(f"cannot write the derived series ({reason})", out_dir) from None
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_staging(staging)
         raise
     report(1.0)
     return DerivedSeries(
@@ -240,3 +256,8 @@ def write_derived_series(
         str(ds.StudyInstanceUID),
         str(ds.FrameOfReferenceUID),
     )
+
+
+def _remove_staging(staging: Path | None) -> None:
+    if staging is not None:
+        shutil.rmtree(staging, ignore_errors=True)

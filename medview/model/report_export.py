@@ -271,7 +271,9 @@ def check_writable(folder: Path) -> None:
         raise MedviewError("exists and is not a folder", folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".medview-probe-"):
+        # Named like a temp file of atomic_write_files, so that a probe left by a kill is
+        # swept like one (issue 11, D1).
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".medview-probe.", suffix=".part"):
             pass
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__

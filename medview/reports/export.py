@@ -1,21 +1,23 @@
 """Export a report: SR, SEG, Parametric Maps, PDF and JSON into a folder, written atomically.
 
-Every file is written to a temporary name in the target folder, fsynced and renamed
-(:func:`medview.core.paths.atomic_write_bytes`): a crash or a kill leaves the previous file
-or the whole new one, never half of one (leftover ``.*.part`` files from a killed export are
-removed by the next). The source DICOM is only read. With ``anonymize`` every object, the
-JSON and the PDF are de-identified with one UID map (:mod:`.anonymize`), and de-identified
-copies of the source images are written to ``images/`` so the SR's, SEG's and maps'
-references resolve inside the export. Images that may show identifying text in their pixels
-(ultrasound, secondary capture, Burned In Annotation YES: :mod:`.burned_in`) are refused
-then, before anything is written, unless ``accept_burned_in``.
+Every file is written to a temporary name in the target folder and fsynced, and only when
+all of them are complete are they renamed into place
+(:func:`medview.core.paths.atomic_write_files`): a crash, a kill or a full disk leaves the
+previous files or whole new ones, never half of one, and a failed write (disk full,
+read-only folder) none changed (issue 11, D1/D3). Leftover ``.*.part`` files of a killed
+export are removed by the next (:func:`medview.core.sweep.sweep_folder`). The source DICOM
+is only read. With ``anonymize`` every object, the JSON and the PDF are de-identified with
+one UID map (:mod:`.anonymize`), and de-identified copies of the source images are written
+to ``images/`` so the SR's, SEG's and maps' references resolve inside the export. Images
+that may show identifying text in their pixels (ultrasound, secondary capture, Burned In
+Annotation YES: :mod:`.burned_in`) are refused then, before anything is written, unless
+``accept_burned_in``.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +27,8 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 from medview.core.errors import MedviewError
-from medview.core.paths import atomic_write_bytes
+from medview.core.paths import atomic_write_bytes, atomic_write_files
+from medview.core.sweep import sweep_folder
 from medview.reports.annex_e import Options
 from medview.reports.anonymize import UidMap, anonymize_model, deidentify
 from medview.reports.burned_in import burned_in_reason
@@ -39,7 +42,6 @@ FORMATS = ("sr", "seg", "pm", "pdf", "json")
 FILE_NAMES = {"sr": "report-sr.dcm", "seg": "report-seg.dcm", "pdf": "report.pdf",
               "json": "report.json"}  # fmt: skip
 IMAGES_DIR = "images"
-_LEFTOVER = re.compile(r"\..+\.part")
 
 
 @dataclass
@@ -72,11 +74,10 @@ def _dicom_bytes(ds: Dataset) -> bytes:
 
 
 def _remove_leftovers(folder: Path) -> None:
-    for path in [folder, folder / IMAGES_DIR]:
-        if path.is_dir():
-            for leftover in path.iterdir():
-                if leftover.is_file() and _LEFTOVER.fullmatch(leftover.name):
-                    leftover.unlink(missing_ok=True)
+    # Only a dead writer's temp files: another medview may be exporting here right now.
+    removed = sweep_folder(folder) + sweep_folder(folder / IMAGES_DIR)
+    if removed:
+        log.info("removed %d temporary file(s) of an interrupted export", len(removed))
 
 
 def export_report(
@@ -166,23 +167,24 @@ def export_report(
             _write(target, _dicom_bytes(image))
             result.images.append(target)
     objects = {}
+    staged: dict[Path, bytes] = {}  # written together at the end (_commit)
     if seg is not None:
         result.seg_uid = str(seg.dataset.SOPInstanceUID)
         target = out_dir / FILE_NAMES["seg"]
-        _write(target, _dicom_bytes(seg.dataset))
+        staged[target] = _dicom_bytes(seg.dataset)
         result.files["seg"] = target
         objects["seg"] = _describe(seg.dataset, target.name)
     for (finding_id, pm), name in zip(pmaps.items(), pm_file_names(pmaps).values(), strict=True):
         result.pm_uids[finding_id] = str(pm.SOPInstanceUID)
         target = out_dir / name
-        _write(target, _dicom_bytes(pm))
+        staged[target] = _dicom_bytes(pm)
         kind = target.stem.removeprefix("report-")  # pm-001, ...
         result.files[kind] = target
         objects[kind] = {**_describe(pm, target.name), "finding_id": finding_id}
     if sr is not None:
         result.sr_uid = str(sr.SOPInstanceUID)
         target = out_dir / FILE_NAMES["sr"]
-        _write(target, _dicom_bytes(sr))
+        staged[target] = _dicom_bytes(sr)
         result.files["sr"] = target
         objects["sr"] = _describe(sr, target.name)
     if "pdf" in formats:
@@ -190,7 +192,7 @@ def export_report(
         from medview.reports.pdf import render_pdf
 
         target = out_dir / FILE_NAMES["pdf"]
-        _write(target, render_pdf(exported, sources.volume))
+        staged[target] = render_pdf(exported, sources.volume)
         result.files["pdf"] = target
         objects["pdf"] = {"file": target.name}
     if "json" in formats:
@@ -198,8 +200,9 @@ def export_report(
         text = report_json(
             exported, objects=objects, segment_numbers=segment_numbers, anonymized=anonymize
         )
-        _write(target, text.encode("utf-8"))
+        staged[target] = text.encode("utf-8")
         result.files["json"] = target
+    _commit(out_dir, staged)
     return result
 
 
@@ -234,4 +237,23 @@ def _write(target: Path, payload: bytes) -> None:
     try:
         atomic_write_bytes(target, payload)
     except OSError as exc:
-        raise MedviewError(f"cannot write the report file ({exc})", target) from None
+        raise MedviewError(f"cannot write the report file ({_reason(exc)})", target) from None
+
+
+def _commit(out_dir: Path, payloads: dict[Path, bytes]) -> None:
+    """Write the report files all or none (issue 11, D3: a disk that fills up during the
+    PDF must not leave a new SR beside the old PDF and JSON)."""
+    try:
+        atomic_write_files(payloads)
+    except OSError as exc:
+        raise MedviewError(
+            f"cannot write the report files ({_reason(exc)}); the files already there are "
+            "unchanged",
+            out_dir,
+        ) from None
+
+
+def _reason(exc: OSError) -> str:
+    """``No space left on device``, not ``[Errno 28] ...: '/x/.report.pdf.k2j3.part'``: the
+    temp file's name means nothing to the user, the folder is named by the caller."""
+    return exc.strerror or type(exc).__name__
