@@ -73,13 +73,21 @@ def atomic_write_bytes(target: Path, payload: bytes) -> None:
     atomic_write_files({Path(target): payload})
 
 
+#: A multi-file write's commit journal (issue 11 D1): ``.medview-commit.<random>.json`` in the
+#: targets' common folder, listing ``[temp, target]`` name pairs relative to it.
+JOURNAL_PREFIX = ".medview-commit."
+
+
 def atomic_write_files(payloads: Mapping[Path, bytes]) -> None:
-    """Write several files so that a failure leaves every previous file as it was.
+    """Write several files as one: afterwards all are new, or (on a failure) all are old.
 
     All temp files are written and fsynced first; only when every one of them is complete
     are they renamed over their targets (issue 11, D3: a disk that fills up while the third
-    file of a report is written must not have replaced the first two already). A kill during
-    the renames can still leave some targets new and some old, each one whole.
+    file of a report is written must not have replaced the first two already). Between the
+    two, a journal naming every (temp, target) pair is made durable: a kill during the
+    renames leaves the journal, and the next sweep of the folder
+    (:func:`medview.core.sweep.sweep_folder`) completes the renames, so a report's SR never
+    stays beside the SEG of another version (issue 11, D1).
 
     Raises
     ------
@@ -88,9 +96,12 @@ def atomic_write_files(payloads: Mapping[Path, bytes]) -> None:
     """
     staged: list[tuple[int, str, Path]] = []
     renamed = 0
+    journal: Path | None = None
     try:
         for target, payload in payloads.items():
             staged.append(_write_temp(Path(target), payload))
+        if len(staged) > 1:
+            journal = _write_journal([(Path(tmp), target) for _fd, tmp, target in staged])
         for index, (fd, tmp, target) in enumerate(staged):
             # Renamed while the temp file is still open and locked: the sweep of a second
             # medview process (medview.core.sweep) never takes it for a dead one's leftover.
@@ -107,6 +118,34 @@ def atomic_write_files(payloads: Mapping[Path, bytes]) -> None:
                 os.close(fd)
             if index >= renamed:  # a failure: the temp files not renamed yet go
                 Path(tmp).unlink(missing_ok=True)
+        if journal is not None:  # done, or failed in this process: nothing to complete
+            journal.unlink(missing_ok=True)
+
+
+def _write_journal(pairs: list[tuple[Path, Path]]) -> Path:
+    """The durable list of renames still to do (see :func:`atomic_write_files`)."""
+    import json
+    import secrets
+
+    folder = Path(os.path.commonpath([str(target.parent) for _tmp, target in pairs]))
+    entries = [
+        [os.path.relpath(tmp, folder), os.path.relpath(target, folder)] for tmp, target in pairs
+    ]
+    journal = folder / f"{JOURNAL_PREFIX}{secrets.token_hex(4)}.json"
+    fd, tmp, _ = _write_temp(journal, json.dumps({"renames": entries}).encode("utf-8"))
+    try:
+        if fcntl is None:  # Windows cannot rename an open file
+            os.close(fd)
+            fd = -1
+        os.replace(tmp, journal)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    fsync_dir(folder)
+    return journal
 
 
 def _write_temp(target: Path, payload: bytes) -> tuple[int, str, Path]:

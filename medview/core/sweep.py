@@ -19,6 +19,7 @@ an active writer keeps touching its file, a dead one's stops changing.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -26,7 +27,7 @@ import shutil
 import time
 from pathlib import Path
 
-from medview.core.paths import AppDirs
+from medview.core.paths import JOURNAL_PREFIX, AppDirs, fsync_dir
 
 try:
     import fcntl
@@ -95,6 +96,7 @@ def sweep_folder(folder: Path, *, recursive: bool = False, any_part: bool = Fals
 
     Never raises: a sweep that fails must not stop medview from starting.
     """
+    complete_commits(Path(folder))  # first: their temp files are not leftovers
     now = time.time()
     removed = []
     for path in _candidates(Path(folder), recursive):
@@ -106,6 +108,65 @@ def sweep_folder(folder: Path, *, recursive: bool = False, any_part: bool = Fals
                 continue
             removed.append(path)
     return removed
+
+
+def complete_commits(folder: Path) -> list[Path]:
+    """Finish the multi-file writes that a killed medview left half renamed in ``folder``.
+
+    :func:`medview.core.paths.atomic_write_files` makes a journal durable once every temp
+    file is whole, then renames them; a kill in between leaves the journal. Completing the
+    renames (roll forward) gives the new version of every file, so a report's SR, SEG, PDF
+    and JSON are again of one export (issue 11, D1). A journal whose writer is alive (one
+    of its temp files still locked) is left to it. Returns the targets completed.
+    """
+    completed: list[Path] = []
+    try:
+        journals = [
+            p for p in folder.iterdir() if p.name.startswith(JOURNAL_PREFIX) and p.suffix == ".json"
+        ]
+    except OSError:
+        return completed
+    now = time.time()
+    for journal in journals:
+        try:
+            entries = json.loads(journal.read_text(encoding="utf-8"))["renames"]
+            pairs = [(folder / str(tmp), folder / str(target)) for tmp, target in entries]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("cannot read the commit journal %s (%s)", journal, exc)
+            continue
+        if any(_writer_alive(tmp, now) for tmp, _target in pairs):
+            continue
+        for tmp, target in pairs:
+            if not (_inside(folder, tmp) and _inside(folder, target)) or not tmp.is_file():
+                continue  # renamed before the kill (or not medview's journal)
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                log.warning("cannot complete the interrupted write of %s (%s)", target, exc)
+                continue
+            completed.append(target)
+        fsync_dir(folder)
+        journal.unlink(missing_ok=True)
+    if completed:
+        log.info("completed %d file(s) of an interrupted multi-file save", len(completed))
+    return completed
+
+
+def _writer_alive(tmp: Path, now: float) -> bool:
+    try:
+        stat = tmp.lstat()
+    except OSError:
+        return False  # already renamed
+    if fcntl is not None:
+        return not _unlocked(tmp)
+    return not _is_old(stat, now, MIN_AGE_S)
+
+
+def _inside(folder: Path, path: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
 
 
 def _candidates(folder: Path, recursive: bool):

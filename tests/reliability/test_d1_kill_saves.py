@@ -36,7 +36,13 @@ import pytest
 
 from medview.app.cli import main
 from medview.core import paths
-from medview.core.sweep import FRESH_S, MIN_AGE_S, sweep_app_dirs, sweep_folder
+from medview.core.sweep import (
+    FRESH_S,
+    MIN_AGE_S,
+    complete_commits,
+    sweep_app_dirs,
+    sweep_folder,
+)
 from medview.model.measurements import load_session
 
 KILLS = 40
@@ -262,7 +268,7 @@ def test_kill_9_during_saves_leaves_whole_files_and_sweepable_temps(tmp_path, mo
         ledger = Ledger(root)
         ledger.after_kill(log.read())  # the calibration's complete versions 1 and 2
         rng = random.Random(SEED)
-        landed, outcomes, saves, mixed = Counter(), Counter(), Counter(), 0
+        landed, outcomes, saves, mixed, completed = Counter(), Counter(), Counter(), 0, 0
         seen: set[Path] = set()  # every temp file a kill left
         for number, plan in enumerate(kill_plans(rng, cycle, commit, small), start=1):
             first = max(e.version for e in log.read()) + 1
@@ -276,11 +282,17 @@ def test_kill_9_during_saves_leaves_whole_files_and_sweepable_temps(tmp_path, mo
             print(f"kill {number:2d}: {plan[0]} +{1000 * plan[1]:.1f} ms: {where}")
             outcomes.update(outcome.values())
             seen.update(temp_files(home, report))
-            on_disk = {
-                ledger.shas.get(sha256(p)) for p in report.glob("report*") if p.suffix != ".pdf"
-            }
             touched = any(relpath.startswith("report/") for relpath in pending)
-            mixed += touched and len(on_disk - {None}) > 1
+            mixed += touched and len(_report_versions(ledger, report)) > 1
+            # What the next export does first: complete a commit the kill interrupted. Its
+            # targets become exactly the killed export's files, and the folder holds one
+            # version again (an SR never stays beside another export's SEG).
+            for target in complete_commits(report):
+                relpath = str(target.relative_to(root))
+                assert sha256(target) == pending[relpath], f"kill {number}: {relpath}"
+                ledger.committed[relpath] = pending[relpath]
+                completed += 1
+            assert len(_report_versions(ledger, report)) <= 1, f"kill {number}: mixed report"
             if number % 10 == 0 and DCIODVFY:  # a sample of the SRs and SEGs on disk
                 for name in ("report-sr.dcm", "report-seg.dcm"):
                     assert dciodvfy_errors(report / name) == [], (number, name)
@@ -293,7 +305,9 @@ def test_kill_9_during_saves_leaves_whole_files_and_sweepable_temps(tmp_path, mo
         f"\nD1: {KILLS} kills (seed {SEED}), save cycle {cycle:.2f} s, report commit "
         f"{1000 * commit:.1f} ms; killed during: {dict(saves)}; landed: {dict(landed)}; "
         f"targets after the kills: {dict(outcomes)}; report folder with files of two "
-        f"versions after {mixed} kill(s); temp files left by the kills: {len(seen)}, swept at the "
+        f"versions after {mixed} kill(s), one version after the interrupted commit was "
+        f"completed ({completed} file(s) rolled forward); temp files left by the kills: "
+        f"{len(seen)}, swept at the "
         f"next start: {swept_home} in medview's folders, {swept_report} in the report folder "
         f"by the next export; "
         f"{time.monotonic() - started:.1f} s (worker start {ready - started:.1f} s, kills "
@@ -304,6 +318,12 @@ def test_kill_9_during_saves_leaves_whole_files_and_sweepable_temps(tmp_path, mo
     assert outcomes["previous"] and outcomes["new"]
     assert seen and not [p for p in seen if p.exists()]
     assert swept_home + swept_report == len(seen)
+
+
+def _report_versions(ledger: Ledger, report: Path) -> set[int]:
+    """The export versions the report folder's files come from (the PDF names none)."""
+    shas = (sha256(p) for p in report.glob("report*") if p.suffix != ".pdf")
+    return {ledger.shas[sha] for sha in shas if sha in ledger.shas}
 
 
 def _where(pending: dict[str, str], outcome: dict[str, str], root: Path) -> str:
@@ -413,3 +433,20 @@ def test_a_derived_series_write_removes_its_killed_predecessors_staging_folder(t
     series = write_derived_series(volume, tmp_path / "series")
     assert len(series.files) == 2
     assert not killed.exists() and running.exists() and other.exists()
+
+
+def test_an_interrupted_multi_file_commit_is_completed_unless_its_writer_lives(tmp_path):
+    from medview.core import paths
+
+    targets = [tmp_path / "report-sr.dcm", tmp_path / "report-seg.dcm"]
+    for target in targets:
+        target.write_bytes(b"old " + target.name.encode())
+    # A writer between its journal and its renames: temp files whole, fsynced and locked.
+    staged = [paths._write_temp(t, b"new " + t.name.encode()) for t in targets]
+    journal = paths._write_journal([(Path(tmp), target) for _fd, tmp, target in staged])
+    assert complete_commits(tmp_path) == [] and journal.exists()  # alive: left to it
+    for fd, _tmp, _target in staged:
+        os.close(fd)  # the writer dies: the kernel drops its locks
+    assert sorted(complete_commits(tmp_path)) == sorted(targets)
+    assert [t.read_bytes() for t in targets] == [b"new " + t.name.encode() for t in targets]
+    assert not journal.exists() and temp_files(tmp_path) == []
