@@ -13,8 +13,9 @@ import logging
 import threading
 
 from pynetdicom import AE, evt
+from pynetdicom.pdu import A_ASSOCIATE_RQ
 
-from medview.net.contexts import storage_scp_contexts
+from medview.net.contexts import storage_scp_contexts, verification_context
 from medview.net.errors import NetworkError
 from medview.net.inbox import Inbox
 from medview.net.nodes import check_ae_title, check_port
@@ -24,8 +25,59 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SCP_AET = "MEDVIEW"
 DEFAULT_SCP_PORT = 11112
+#: Seconds a peer may keep the listener waiting (issue 11, R4). ACSE: for an A-ASSOCIATE-RQ
+#: or A-RELEASE-RP; DIMSE: for the rest of a message; network: silence on the socket, also
+#: in the middle of a PDU. 30 s is Orthanc's DicomScpTimeout default; pynetdicom's network
+#: default is 60 s and, without EVT_CONN_OPEN below, never reaches the accepted socket.
+ACSE_TIMEOUT_S = 30.0
+DIMSE_TIMEOUT_S = 30.0
+NETWORK_TIMEOUT_S = 30.0
 #: How an association with the listener can end (a push is imported only on the first).
 _END_EVENTS = (evt.EVT_RELEASED, evt.EVT_ABORTED, evt.EVT_CONN_CLOSE)
+
+
+def _limit_silence(event) -> None:
+    """EVT_CONN_OPEN: give the accepted socket the network timeout (issue 11, R4).
+
+    ``socket.accept()`` returns a blocking socket with no timeout, and pynetdicom reads a
+    whole PDU in one blocking loop, so a peer that sent part of a PDU and then went silent
+    held its association thread, and one of the AE's ten association slots, forever: ten
+    such connections and every later C-ECHO or C-STORE was rejected ("local limit
+    exceeded"). With a timeout the read fails after ``NETWORK_TIMEOUT_S`` of silence and the
+    connection is closed (a peer that trickles a byte now and then is not bounded by this).
+    """
+    event.assoc.dul.socket.socket.settimeout(event.assoc.network_timeout)
+
+
+def _free_slot(event) -> None:
+    """EVT_CONN_CLOSE: end the acceptor of a connection that closed before associating.
+
+    pynetdicom's acceptor thread waits ``acse_timeout`` for an A-ASSOCIATE-RQ and is not
+    told when the connection closes first (PS3.8 Sta2 + Evt17 gives the user nothing), so
+    each garbage or probing connection held one of the AE's ten association slots for
+    that long: ten within 30 s and the listener rejected every peer, "local limit exceeded"
+    (issue 11, R4). A ``None`` on the queue it waits on is what its own timeout returns,
+    and it then ends at once. (pynetdicom internals; pinned to 3.0.x in pyproject.toml.)
+    """
+    assoc = event.assoc
+    if not (assoc.is_established or assoc.is_rejected or assoc.is_aborted or assoc.is_released):
+        assoc.dul.to_user_queue.put(None)
+
+
+def _drop_unusable_request(event) -> None:
+    """EVT_PDU_RECV: give up at once on an A-ASSOCIATE-RQ pynetdicom cannot take in.
+
+    pynetdicom converts the request on its DUL thread (PS3.8 action AE-6), and a value it
+    refuses there (an even presentation context ID, say) kills that thread; the acceptor
+    then waited the whole ACSE timeout with the connection open and a slot taken (issue 11,
+    R4). The same conversion, tried here first, sends the ``None`` of :func:`_free_slot`:
+    the acceptor ends and closes the connection while the DUL thread dies as before.
+    """
+    if isinstance(event.pdu, A_ASSOCIATE_RQ):
+        try:
+            event.pdu.to_primitive()
+        except Exception:  # whatever AE-6 would raise on the DUL thread
+            event.assoc.dul.to_user_queue.put(None)
 
 
 class StorageListener:
@@ -83,13 +135,21 @@ class StorageListener:
         if self._server is not None:
             return self
         ae = AE(ae_title=self.ae_title)
-        ae.supported_contexts = storage_scp_contexts()
+        # Verification too: a PACS checks a C-MOVE destination with C-ECHO (PS3.4 A.4),
+        # answered by pynetdicom's default handler (issue 11, R4: it was refused).
+        ae.supported_contexts = [*storage_scp_contexts(), *verification_context()]
         ae.maximum_pdu_size = 1 << 20
+        ae.acse_timeout = ACSE_TIMEOUT_S
+        ae.dimse_timeout = DIMSE_TIMEOUT_S
+        ae.network_timeout = NETWORK_TIMEOUT_S
         try:
             self._server = ae.start_server(
                 (self.bind, self.port),
                 block=False,
                 evt_handlers=[
+                    (evt.EVT_CONN_OPEN, _limit_silence),
+                    (evt.EVT_CONN_CLOSE, _free_slot),
+                    (evt.EVT_PDU_RECV, _drop_unusable_request),
                     (evt.EVT_C_STORE, self._on_store),
                     *((event, self._on_end) for event in _END_EVENTS),
                 ],
