@@ -27,7 +27,7 @@ def test_diagnostics_name_versions_plugins_hashes_and_paths(text, medview_home):
                  "highdicom: ", "CUDA available: "):  # fmt: skip
         assert part in text
     # Every bundled plugin with its version and the start of its weights' SHA-256.
-    assert "medview.nodule-cnn 1.0.0 (available; weights model: 53451a4224fc)" in text
+    assert "medview.nodule-cnn 1.0.0 (available; weights model: 8e44766e88fe)" in text
     assert "medview.superres 1.0.0 (available; weights model: cfbf5af4e549)" in text
     assert "medview.saliency 1.0.0 (available; no weights)" in text
     assert "no telemetry" in text
