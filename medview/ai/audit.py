@@ -5,6 +5,12 @@ weights and parameters produced a finding on which series. Each line is written 
 ``write`` call under a thread lock and, on POSIX, an advisory ``flock`` so two medview
 processes (the GUI and a ``medview run``) never interleave lines; ``fsync`` makes it survive a
 crash right after the job.
+
+Patient and study identifiers (:data:`IDENTIFIER_FIELDS`: the input study and series UIDs of
+a job line, the study UID of a review decision line) are written through
+:func:`medview.core.phi.identifier`: a keyed pseudonym unless the clinic chose plain
+identifiers (issue 11, privacy). Only the file gets the pseudonym: the record passed in, the
+job's ``Provenance`` and ``result.json`` (which goes with the study) keep the real UIDs.
 """
 
 from __future__ import annotations
@@ -17,13 +23,45 @@ from pathlib import Path
 from typing import Any
 
 from medview.core.paths import app_dirs
+from medview.core.phi import identifier, pseudonymise_uids
 
 AUDIT_NAME = "audit.jsonl"
+
+#: Top-level record keys whose values identify a patient or a study: pseudonymised on write.
+IDENTIFIER_FIELDS = frozenset(
+    {
+        "input_series_uid",
+        "input_study_uid",
+        "study_uid",
+        "series_uid",
+        "sop_instance_uid",
+        "frame_of_reference_uid",
+        "patient_id",
+        "patient_name",
+        "patient_birth_date",
+        "accession_number",
+    }
+)
 
 try:  # POSIX only; Windows relies on the thread lock and O_APPEND
     import fcntl
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
+
+
+#: Free-text keys (an error message, a reader's note) that may quote a UID: any UID in them
+#: is pseudonymised too.
+FREE_TEXT_FIELDS = frozenset({"error", "note"})
+
+
+def _for_the_file(key: str, value: Any) -> Any:
+    if not value:
+        return value
+    if key in IDENTIFIER_FIELDS:
+        return identifier(value)
+    if key in FREE_TEXT_FIELDS and isinstance(value, str):
+        return pseudonymise_uids(value)
+    return value
 
 
 def default_audit_path() -> Path:
@@ -38,8 +76,10 @@ class AuditLog:
         self._lock = threading.Lock()
 
     def append(self, record: Mapping[str, Any]) -> None:
-        """Write ``record`` as one line (non-JSON values become strings)."""
-        line = json.dumps(dict(record), ensure_ascii=False, sort_keys=True, default=str) + "\n"
+        """Write ``record`` as one line (non-JSON values become strings; the values of
+        :data:`IDENTIFIER_FIELDS` as :func:`~medview.core.phi.identifier` gives them)."""
+        record = {key: _for_the_file(key, value) for key, value in record.items()}
+        line = json.dumps(record, ensure_ascii=False, sort_keys=True, default=str) + "\n"
         payload = line.encode("utf-8")
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from medview.core.logging import get_logger
+from medview.core.phi import identifier
 from medview.dicom.writer import DerivedSeries, write_derived_series
 from medview.imaging.volume import Volume
 from medview.view.ai_panel import QtAiPanel
@@ -144,7 +145,9 @@ class DerivedExport(QObject):
         self._busy = False
         if not isinstance(series, DerivedSeries):
             return
-        _log.info("derived series %s written to %s", series.series_uid, series.directory)
+        _log.info(
+            "derived series %s written to %s", identifier(series.series_uid), series.directory
+        )
         text = _tr("Saved the derived series ({count} images) to {folder}.").format(
             count=len(series.files), folder=series.directory
         )

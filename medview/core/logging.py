@@ -1,6 +1,12 @@
 """Logging set-up: a rotating log file under the log directory, quiet console.
 
 Tracebacks belong in the log file, not in front of the user (ARCHITECTURE.md, rule 5).
+
+The log file holds no patient identifiers beyond what the clinic configures (issue 11,
+privacy; :mod:`medview.core.phi`): call sites log study and series UIDs through
+:func:`~medview.core.phi.identifier` and never log names, IDs, accession numbers, birth dates
+or descriptions; as a safety net, the file's formatter replaces any DICOM UID left in a line
+(an exception message, a library warning, a traceback) by its pseudonym.
 """
 
 from __future__ import annotations
@@ -10,9 +16,17 @@ import logging.handlers
 from pathlib import Path
 
 from medview.core.paths import app_dirs
+from medview.core.phi import pseudonymise_uids
 
 LOG_FILE_NAME = "medview.log"
 _configured = False
+
+
+class PseudonymisingFormatter(logging.Formatter):
+    """A formatter whose lines (message and traceback) carry UIDs as pseudonyms."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return pseudonymise_uids(super().format(record))
 
 
 def setup_logging(level: int = logging.INFO, console: bool = False) -> Path:
@@ -33,12 +47,12 @@ def setup_logging(level: int = logging.INFO, console: bool = False) -> Path:
         log_path, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"
     )
     file_handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
+        PseudonymisingFormatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
     )
     root.addHandler(file_handler)
     if console:
         mirror = logging.StreamHandler()
-        mirror.setFormatter(logging.Formatter("medview: %(levelname)s %(name)s: %(message)s"))
+        mirror.setFormatter(PseudonymisingFormatter("medview: %(levelname)s %(name)s: %(message)s"))
         root.addHandler(mirror)
     root.propagate = False
     # Library chatter (pydicom's validation warnings, Python warnings) belongs in the log

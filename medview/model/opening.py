@@ -12,6 +12,7 @@ from pathlib import Path
 
 from medview.core.errors import MedviewError, NoDicomFoundError
 from medview.core.paths import AppDirs, app_dirs
+from medview.core.phi import identifier
 from medview.dicom.header import InstanceHeader, read_header
 from medview.dicom.importer import import_paths
 from medview.dicom.index import StudyDatabase
@@ -84,7 +85,7 @@ def open_for_viewer(
         status("Loading…")
     candidate = pick_main_candidate(candidates)
     volume = load_candidate(candidate)
-    log.info("opened series %s %s", candidate.series_uid, volume)
+    log.info("opened series %s %s", identifier(candidate.series_uid), volume)
     return volume
 
 
@@ -163,7 +164,7 @@ def open_series(
     ]
     candidate = pick_main_candidate(candidates)
     volume = load_candidate(candidate, workers=workers, cancel=cancel)
-    log.info("opened series %s from the database: %s", series_uid, volume)
+    log.info("opened series %s from the database: %s", identifier(series_uid), volume)
     return volume
 
 

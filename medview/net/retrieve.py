@@ -25,6 +25,7 @@ from pynetdicom.sop_class import (
 
 from medview.core.errors import Cancelled
 from medview.core.paths import AppDirs, app_dirs
+from medview.core.phi import identifier as logged_id
 from medview.dicom.importer import ImportSummary
 from medview.dicom.index import StudyDatabase
 from medview.net.association import associate, raise_lost, wake_to_abort
@@ -78,6 +79,13 @@ def _what(identifier: Dataset) -> str:
     if identifier.QueryRetrieveLevel == "SERIES":
         return f"series {identifier.SeriesInstanceUID}"
     return f"study {identifier.StudyInstanceUID}"
+
+
+def _logged(identifier: Dataset) -> str:
+    """:func:`_what` for the log: the UID as the clinic's log may hold it (issue 11)."""
+    if identifier.QueryRetrieveLevel == "SERIES":
+        return f"series {logged_id(identifier.SeriesInstanceUID)}"
+    return f"study {logged_id(identifier.StudyInstanceUID)}"
 
 
 def _collect(
@@ -255,7 +263,9 @@ def get(
     except BaseException:
         inbox.discard()
         raise
-    log.info("C-GET of %s from %s: %d instance(s)", what, node.describe(), inbox.count)
+    log.info(
+        "C-GET of %s from %s: %d instance(s)", _logged(identifier), node.describe(), inbox.count
+    )
     return _finish(inbox, started, database, dirs, out)
 
 
@@ -306,5 +316,7 @@ def move(
         listener.route_to(None)
         if not was_running:
             listener.stop()
-    log.info("C-MOVE of %s from %s: %d instance(s)", what, node.describe(), inbox.count)
+    log.info(
+        "C-MOVE of %s from %s: %d instance(s)", _logged(identifier), node.describe(), inbox.count
+    )
     return _finish(inbox, started, database, dirs, out)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medview.core.phi import identifier
 from medview.dicom.index import StudyDatabase
 from medview.model.names import format_person_name
 from medview.model.thumbnails import series_thumbnail
@@ -400,7 +401,7 @@ class QtStudyBrowser(QWidget):
             paths = self._database.series_paths(series_uid)
             return series_uid, self._thumbnail_function(paths, series_uid)
         except Exception as exc:  # a bad file must cost its thumbnail, nothing more
-            log.info("no thumbnail for series %s (%s)", series_uid, exc)
+            log.info("no thumbnail for series %s (%s)", identifier(series_uid), exc)
             return series_uid, None
 
     def _on_thumbnail(self, result: object) -> None:

@@ -227,6 +227,8 @@ def test_a_broken_listener_does_not_break_the_job(fakes, make_runner, volume):
 
 
 def test_audit_log_has_one_line_per_job_with_provenance(fakes, make_runner, volume, tmp_path):
+    from medview.core.phi import identifier
+
     ok, _ = fakes("Ok")
     raising, _ = fakes("Raises")
     runner = make_runner()
@@ -252,7 +254,8 @@ def test_audit_log_has_one_line_per_job_with_provenance(fakes, make_runner, volu
             assert key in record
         assert record["versions"]["medview"]
         assert "torch" in record["versions"]
-        assert record["input_series_uid"] == "1.2.3.4.5"
+        # Issue 11 privacy: the audit file holds the installation's pseudonym of the UID.
+        assert record["input_series_uid"] == identifier("1.2.3.4.5")
     assert by_id[jobs[0].id]["outcome"] == "succeeded"
     assert by_id[jobs[0].id]["parameters"] == {"seconds": 0.0}
     assert by_id[jobs[1].id]["outcome"] == "failed"
