@@ -29,7 +29,7 @@ DRIVER = Path(__file__).with_name("rel_ai2_driver.py")
 CROP = "8:56,16:112,0:64"
 RUNS = (
     "medview.nodule-cnn",
-    "medview.saliency:method=ig,n_steps=8,max_findings=2",
+    "medview.saliency:method=ig,n_steps=4,max_findings=1",
     "medview.superres",
     "medview.threshold-blobs",
 )

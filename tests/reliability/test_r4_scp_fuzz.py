@@ -67,6 +67,8 @@ from medview.net.push import PushReceiver
 from medview.net.scp import StorageListener
 
 SEED = 11
+#: Closed junk connections must free their association slots this fast (issue 11 R4).
+FREED_LIMIT_S = 5.0
 ECHO_LIMIT_S = 1.0
 #: How long the SCP may take to drop a connection after the peer's EOF (normally ms).
 DROP_LIMIT_S = 10.0
@@ -304,8 +306,17 @@ def test_closed_junk_connections_free_their_association_slots_at_once(listener):
     for index in range(15):
         with socket.create_connection(("127.0.0.1", listener.port), timeout=5) as sock:
             sock.sendall(random.Random(index).randbytes(64))
+    # The acceptor threads end as their sockets close, which on a busy machine takes a few
+    # scheduler rounds: the slots must be free within FREED_LIMIT_S, not the 30 s ACSE
+    # timeout they were held for before the fix.
+    start = time.monotonic()
     status, echo_s = echo_round_trip(listener.port)
-    assert status == 0x0000 and echo_s < ECHO_LIMIT_S
+    while status is None and time.monotonic() - start < FREED_LIMIT_S:
+        time.sleep(0.1)
+        status, echo_s = echo_round_trip(listener.port)
+    freed_s = time.monotonic() - start
+    print(f"\nR4 junk: 15 closed connections, echo 0x{status or 0:04X} after {freed_s:.2f} s")
+    assert status == 0x0000 and echo_s < ECHO_LIMIT_S and freed_s < FREED_LIMIT_S
 
 
 # pynetdicom's DUL thread still dies of it (the point); pytest reports that thread's death.
