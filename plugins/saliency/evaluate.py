@@ -9,9 +9,11 @@ within the nodule's radius; only the best-scoring finding per nodule), and expla
 true-positive finding on its 64^3 patch with the plugin's default settings:
 
 * ``ig``: Integrated Gradients, 32 steps, air baseline;
-* ``gradcam``: element-wise Grad-CAM (HiResCAM) on the detector's suggested layer;
+* ``gradcam``: the plugin's default Grad-CAM (element-wise, signed) on the detector's
+  suggested layer;
+* ``gradcam-elementwise``: the same map through a ReLU (HiResCAM), same layer;
 * ``gradcam-pooled``: classic Grad-CAM (pooled channel weights), same layer;
-* ``gradcam-random``: element-wise Grad-CAM on a copy of the detector with every weight
+* ``gradcam-random``: the default Grad-CAM on a copy of the detector with every weight
   re-initialised (a control: what the architecture alone gives);
 * ``patch-centre``: no model at all, the peak put at the patch's centre voxel (a control:
   the patch is centred on the finding, so a centred map scores by construction).
@@ -36,7 +38,14 @@ import numpy as np
 from medview.ai.api import Finding
 
 HERE = Path(__file__).resolve().parent
-METHODS = ("ig", "gradcam", "gradcam-pooled", "gradcam-random", "patch-centre")
+METHODS = (
+    "ig",
+    "gradcam",
+    "gradcam-elementwise",
+    "gradcam-pooled",
+    "gradcam-random",
+    "patch-centre",
+)
 
 
 def _randomised(module):
@@ -81,7 +90,8 @@ def evaluate(seeds, patch_size: int = 64, n_steps: int = 32, verbose: bool = Tru
     random_hook = dataclasses.replace(hook, module=_randomised(hook.module))
     settings = {
         "ig": methods.Settings(method="ig", n_steps=n_steps),
-        "gradcam": methods.Settings(method="gradcam"),
+        "gradcam": methods.Settings(method="gradcam"),  # the default: signed element-wise
+        "gradcam-elementwise": methods.Settings(method="gradcam", cam_weights="elementwise"),
         "gradcam-pooled": methods.Settings(method="gradcam", cam_weights="pooled"),
         "gradcam-random": methods.Settings(method="gradcam"),
     }

@@ -7,9 +7,13 @@ centre-heatmap logit at the finding's centre voxel) with respect to the patch ``
   ``background`` everywhere, or the patch blurred with a Gaussian) to the input, ``n_steps``
   Gauss-Legendre points, ``internal_batch_size`` evaluations at a time (bounded memory).
 * ``gradcam``: a class-activation map on one layer, upsampled trilinearly to the patch by
-  ``LayerAttribution.interpolate``. ``cam_weights = "elementwise"`` (default): HiResCAM
-  (Draelos and Carin, 2020), ``ReLU(sum_c dy/dA_c * A_c)`` voxel by voxel
-  (:class:`captum.attr.LayerGradientXActivation` summed over channels); ``"pooled"``: classic
+  ``LayerAttribution.interpolate``. ``cam_weights = "signed"`` (default): the element-wise
+  map ``sum_c dy/dA_c * A_c`` voxel by voxel (:class:`captum.attr.LayerGradientXActivation`
+  summed over channels) kept signed; ``"elementwise"``: HiResCAM (Draelos and Carin, 2020),
+  the same map through a ReLU. The ReLU'd map's envelope is the target voxel's receptive
+  field whatever the weights and fails the cascading-randomisation sanity check; the signed
+  map passes it and points at the same place (MODEL_CARD.md), as with IG and SmoothGrad,
+  where the signed maps pass and the magnitudes fail. ``"pooled"``: classic
   Grad-CAM, :class:`captum.attr.LayerGradCam`, ``ReLU(sum_c mean(dy/dA_c) * A_c)``. For a
   dense-prediction network explained at one output voxel the classic pooling spreads the
   weights over the whole patch and the map stops pointing at the finding (MODEL_CARD.md);
@@ -71,7 +75,7 @@ class Settings:
     smoothgrad_samples: int = 16
     smoothgrad_noise: float = 0.1
     layer: str = "auto"
-    cam_weights: str = "elementwise"
+    cam_weights: str = "signed"
     occlusion_window: int = 16
     occlusion_stride: int = 16
 
@@ -227,7 +231,9 @@ def attribute(
                 cam = LayerGradCam(forward, layer).attribute(inp, relu_attributions=True)
             else:
                 cam = LayerGradientXActivation(forward, layer).attribute(inp)
-                cam = cam.sum(dim=1, keepdim=True).clamp_min(0.0)
+                cam = cam.sum(dim=1, keepdim=True)
+                if settings.cam_weights == "elementwise":
+                    cam = cam.clamp_min(0.0)  # HiResCAM's ReLU
             att = LayerAttribution.interpolate(cam, tuple(x.shape[2:]), "trilinear")
         elif method == "smoothgrad":
             stdev = float(settings.smoothgrad_noise) * float(x.max() - x.min())

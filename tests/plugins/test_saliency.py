@@ -266,7 +266,7 @@ def test_runner_returns_one_overlay_per_finding_where_the_finding_is(scan, expla
     result: Result = explained
     meta = result.metadata
     assert meta["target"] == "medview.nodule-cnn" and meta["method"]["method"] == "gradcam"
-    assert meta["method"]["layer"] == "dec1" and meta["method"]["cam_weights"] == "elementwise"
+    assert meta["method"]["layer"] == "dec1" and meta["method"]["cam_weights"] == "signed"
     assert len(result.findings) >= 3
     assert len(result.overlays) == len(meta["explanations"]) == min(10, len(result.findings))
     for overlay, entry in zip(result.overlays, meta["explanations"], strict=True):

@@ -34,7 +34,8 @@ CASCADE = ("head", "dec0", "dec1", "dec2", "enc3")
 TOP = 2
 SETTINGS = {
     "ig": methods.Settings(method="ig", n_steps=8, internal_batch_size=8),
-    "gradcam": methods.Settings(method="gradcam", layer="dec1"),
+    "gradcam": methods.Settings(method="gradcam", layer="dec1", cam_weights="elementwise"),
+    "gradcam-signed": methods.Settings(method="gradcam", layer="dec1"),  # the default
     "gradcam-pooled": methods.Settings(method="gradcam", layer="dec1", cam_weights="pooled"),
     "smoothgrad": methods.Settings(
         method="smoothgrad", smoothgrad_samples=4, internal_batch_size=4
@@ -127,6 +128,7 @@ CASES = [
         marks=_xfail("element-wise Grad-CAM (HiResCAM) on dec1: 0.50 after the head, ~0.85 after"),
     ),
     pytest.param("gradcam-pooled", True, id="gradcam-pooled"),
+    pytest.param("gradcam-signed", False, id="gradcam-signed"),
     pytest.param("smoothgrad", False, id="smoothgrad-signed"),
     pytest.param(
         "smoothgrad", True, id="smoothgrad-abs",
