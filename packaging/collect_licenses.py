@@ -17,13 +17,15 @@ from importlib import metadata
 from pathlib import Path
 
 #: Installed for development or building only; not in the bundle.
-DEV_ONLY = {  # fmt: skip
+# fmt: off
+DEV_ONLY = {
     "pip", "setuptools", "wheel", "pyinstaller", "pyinstaller-hooks-contrib", "altgraph",
     "pytest", "pytest-qt", "pytest-xvfb", "pytest-timeout", "pluggy", "iniconfig",
     "hypothesis", "ruff", "import-linter", "grimp", "pymupdf", "scikit-image", "scipy",
     "imageio", "tifffile", "lazy-loader", "networkx", "pyvirtualdisplay", "sortedcontainers",
     "attrs", "click", "rich", "markdown-it-py", "mdurl", "pygments", "medview",
-}  # fmt: skip
+}
+# fmt: on
 LICENCE_WORDS = ("LICEN", "COPYING", "NOTICE", "AUTHORS")
 
 

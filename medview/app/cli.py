@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--preset", default="", help="window: lung, mediastinum, bone, brain, "
                       "abdomen, liver, auto or a preset name from the file")  # fmt: skip
     view.add_argument("--slice", type=int, default=None, help="axial slice number (1-based)")
+    view.add_argument("--slab", default="", help="thick-slab projection of the MPR views: "
+                      "mip:10, minip:5, mean:20 (mm; default 10) or off")  # fmt: skip
     view.add_argument("--size", default="1600x1000", help="window size WxH (default 1600x1000)")
     view.add_argument("--screenshot", type=Path, default=None, help="save the window as PNG, exit")
     view.set_defaults(handler=_cmd_view)
@@ -259,6 +261,7 @@ def _cmd_gui(args: argparse.Namespace) -> int:
 
 def _cmd_view(args: argparse.Namespace) -> int:
     from medview.app.startup import ViewOptions, run_view
+    from medview.imaging.slab import parse_slab
 
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))
@@ -266,7 +269,12 @@ def _cmd_view(args: argparse.Namespace) -> int:
         raise MedviewError(f"--size must look like 1600x1000, not {args.size!r}") from None
     if not (320 <= width <= 8192 and 240 <= height <= 8192):
         raise MedviewError("--size must be between 320x240 and 8192x8192")
+    try:
+        slab = parse_slab(args.slab)
+    except ValueError as exc:
+        raise MedviewError(f"--slab: {exc}") from None
     options = ViewOptions(
+        slab=slab,
         layout=args.layout,
         preset=args.preset,
         slice_number=args.slice,

@@ -524,6 +524,11 @@ class QtMainWindow(QMainWindow):
             action.setData(name)
             action.triggered.connect(self._on_volume_preset_action)
             volume_presets.addAction(action)
+        slab_menu = view_menu.addMenu(_tr("&Slab projection"))
+        for action in self._mpr.slab_actions:
+            if action.objectName() == "slab.thicker":
+                slab_menu.addSeparator()
+            slab_menu.addAction(action)
         view_menu.addSeparator()
         for action in self._mpr.view_actions:
             view_menu.addAction(action)

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from medview.core.errors import MedviewError
+
+if TYPE_CHECKING:
+    from medview.imaging.slab import Slab
 
 
 def run_viewer(paths: Sequence[Path] = ()) -> int:
@@ -71,6 +75,8 @@ class ViewOptions:
     screenshot: Path | None = None
     #: Window size in pixels for the screenshot (width, height).
     size: tuple[int, int] = (1600, 1000)
+    #: Thick-slab projection of the MPR views (None: thin slices).
+    slab: Slab | None = None
 
 
 def load_series(path: Path, series_uid: str = ""):
@@ -156,6 +162,7 @@ def _apply_options(window, options: ViewOptions) -> None:
             window.mpr.volume_view.set_preset("ct-lung")
         elif preset in ("bone", "3"):
             window.mpr.volume_view.set_preset("ct-bone")
+    state.set_slab(options.slab)
     if options.slice_number is not None:
         # The axial view numbers its slices as shown (1-based); scrolling it moves the
         # crosshair, so the coronal and sagittal lines follow.

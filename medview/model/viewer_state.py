@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from medview.imaging.planes import STANDARD_PLANES, ViewPlane, slice_step_mm
+from medview.imaging.slab import Slab
 from medview.imaging.volume import Volume
 from medview.imaging.windowing import default_window, window_for
 
@@ -29,7 +30,7 @@ LAYOUTS = ("1x1", "1x2", "2x2")
 LEFT_DRAG_MODES = ("window", "pan", "zoom")
 
 #: What changed, as passed to listeners.
-CHANGES = ("volume", "crosshair", "planes", "window", "layout", "invert", "reset")
+CHANGES = ("volume", "crosshair", "planes", "window", "layout", "invert", "reset", "slab")
 
 Listener = Callable[[str], None]
 
@@ -53,6 +54,7 @@ class ViewerState:
         self._active = MPR_VIEWS[0]
         self._inverted = False
         self._custom_presets: dict[str, tuple[float, float]] = {}
+        self._slab: Slab | None = None
         self._listeners: list[Listener] = []
 
     # -- listeners -------------------------------------------------------------------------
@@ -105,6 +107,11 @@ class ViewerState:
     def inverted(self) -> bool:
         return self._inverted
 
+    @property
+    def slab(self) -> Slab | None:
+        """The thick-slab projection of the MPR views; None for thin slices."""
+        return self._slab
+
     def plane(self, view: str) -> ViewPlane:
         """The (possibly oblique) plane of an MPR view."""
         return self._planes[view]
@@ -131,7 +138,8 @@ class ViewerState:
         self._notify("volume")
 
     def reset(self) -> None:
-        """Crosshair to the centre, standard planes, default window, no inversion."""
+        """Crosshair to the centre, standard planes, default window, no inversion, thin
+        slices."""
         self._reset_fields()
         self._notify("reset")
 
@@ -141,6 +149,9 @@ class ViewerState:
         self._maximised = None
         self._inverted = False
         self._preset = ""
+        # A new study or a reset starts on thin slices: a projection nobody asked for would
+        # hide small structures and could be read as the plain image.
+        self._slab = None
         if self._volume is None:
             return
         # The middle voxel (as the slice views' middle slice), not the geometric centre: a
@@ -222,6 +233,16 @@ class ViewerState:
         if inverted != self._inverted:
             self._inverted = inverted
             self._notify("invert")
+
+    def set_slab(self, slab: Slab | None) -> None:
+        """Show the MPR views as thick-slab projections (``None``: thin slices again).
+        Colour volumes have no meaningful intensity projection and stay thin."""
+        if slab is not None and self._volume is not None and self._volume.is_color:
+            slab = None
+        if slab == self._slab:
+            return
+        self._slab = slab
+        self._notify("slab")
 
     def set_layout(self, layout: str) -> None:
         """Show ``layout`` ("1x1", "1x2" or "2x2"); leaves a maximised view."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 
+from medview.imaging.slab import DEFAULT_THICKNESS_MM, SLAB_THICKNESSES_MM, Slab, step_thickness
 from medview.imaging.windowing import CT_PRESETS
 from medview.model.viewer_state import MPR_VIEWS
 from medview.view.measure_tools import TOOLS
@@ -25,6 +26,12 @@ _TOOL_KEYS = {
     "rectangle": "G",
     "probe": "P",
 }
+#: Thick-slab projections: id suffix, menu title, default key ("" for none; bindable).
+_SLAB_ACTIONS = (
+    ("mip", "&MIP (maximum intensity)", "M"),
+    ("minip", "Mi&nIP (minimum intensity)", "N"),
+    ("mean", "A&verage intensity", ""),
+)
 _TOOL_TITLES = {
     "navigate": "&Navigate",
     "length": "&Length",
@@ -92,7 +99,61 @@ class MprActionsMixin:
             self._action("cine.faster", _tr("Cine &faster"), ("+", "="), self._cine_faster),
             self._action("cine.slower", _tr("Cine &slower"), "-", self._cine_slower),
         ]
-        return {"presets": presets, "view": view, "tools": tools, "edit": edit, "cine": cine}
+        return {
+            "presets": presets,
+            "view": view,
+            "tools": tools,
+            "edit": edit,
+            "cine": cine,
+            "slab": self._make_slab_actions(),
+        }
+
+    def _make_slab_actions(self) -> list[QAction]:
+        """M / N toggle a MIP / MinIP slab, Ctrl+Up / Ctrl+Down change its thickness."""
+        self._slab_thickness = DEFAULT_THICKNESS_MM
+        self._slab_mode = "mip"
+        actions = []
+        for mode, title, key in _SLAB_ACTIONS:
+            action = self._action(f"slab.{mode}", _tr(title), key or (), self._on_slab_mode, mode)
+            action.setCheckable(True)
+            actions.append(action)
+        actions.append(
+            self._action("slab.thicker", _tr("&Thicker slab"), "Ctrl+Up", self._step_slab, 1)
+        )
+        actions.append(
+            self._action("slab.thinner", _tr("T&hinner slab"), "Ctrl+Down", self._step_slab, -1)
+        )
+        return actions
+
+    def _on_slab_mode(self) -> None:
+        mode = str(self.sender().data())
+        current = self._state.slab
+        if current is not None and current.mode == mode:
+            self._state.set_slab(None)
+        else:
+            self._slab_mode = mode
+            self._state.set_slab(Slab(mode, self._slab_thickness))
+        self._sync_slab_actions()
+
+    def _step_slab(self) -> None:
+        steps = int(self.sender().data())
+        current = self._state.slab
+        if current is None:
+            if steps > 0:  # thicker from thin slices: the last projection, at its thickness
+                self._state.set_slab(Slab(self._slab_mode, self._slab_thickness))
+        elif steps < 0 and current.thickness_mm <= SLAB_THICKNESSES_MM[0] + 1e-6:
+            self._state.set_slab(None)  # thinner than the thinnest slab: back to thin slices
+        else:
+            self._slab_thickness = step_thickness(current.thickness_mm, steps)
+            self._state.set_slab(Slab(current.mode, self._slab_thickness))
+        self._sync_slab_actions()
+
+    def _sync_slab_actions(self) -> None:
+        """Tick the shown projection's action (the state may change elsewhere: reset, CLI)."""
+        slab = self._state.slab
+        for action in self._actions["slab"]:
+            if action.isCheckable():
+                action.setChecked(slab is not None and slab.mode == action.data())
 
     def _action(
         self, action_id: str, text: str, key: str | tuple[str, ...], slot, data: object = None

@@ -18,7 +18,9 @@ Mouse and keys, in any MPR view:
   Ctrl+Z / Ctrl+Y (Ctrl+Shift+Z) undo and redo through the scene;
 - O toggles the overlays (corner texts, scale bar); Space plays/pauses cine in the active
   view (looping from the last slice to the first), + and - change its speed (frames/s);
-  Ctrl+wheel zooms, right-drag zooms, middle-drag pans.
+  Ctrl+wheel zooms, right-drag zooms, middle-drag pans;
+- M / N: thick-slab MIP / MinIP on and off (average from the menu), Ctrl+Up / Ctrl+Down:
+  thicker / thinner slab (:mod:`medview.view.slab_reslice`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from medview.imaging.planes import STANDARD_PLANES
+from medview.imaging.slab import SLAB_LABELS
 from medview.imaging.volume import Volume
 from medview.imaging.windowing import CT_PRESETS
 from medview.model.measurements import MeasurementScene
@@ -102,6 +105,7 @@ class QtMprLayout(MprActionsMixin, QWidget):
         self._syncing = False
         self._views: dict[str, QtSliceView] = {}
         self._lines: dict[str, CrosshairLines] = {}
+        self._plane_labels = {}
         for name in MPR_VIEWS:
             view = QtSliceView(self, STANDARD_PLANES[name])
             self._views[name] = view
@@ -109,6 +113,7 @@ class QtMprLayout(MprActionsMixin, QWidget):
             label = make_text(view.renderer, "top_right", 14, bold=True)
             label.SetInput(_tr(_PLANE_TITLES[name]))
             label.GetTextProperty().SetColor(*PLANE_COLOURS[name])
+            self._plane_labels[name] = label
             # Bound methods only (the sender tells which view): a lambda capturing self would
             # be held by the C++ connection, out of the garbage collector's sight, and keep
             # this widget and its render windows alive after its window is dropped.
@@ -247,6 +252,11 @@ class QtMprLayout(MprActionsMixin, QWidget):
     def cine_actions(self) -> list[QAction]:
         """Play/pause (Space), faster (+), slower (-)."""
         return self._actions["cine"]
+
+    @property
+    def slab_actions(self) -> list[QAction]:
+        """Thick-slab MIP (M), MinIP (N), average; thicker (Ctrl+Up), thinner (Ctrl+Down)."""
+        return self._actions["slab"]
 
     # -- measurements ----------------------------------------------------------------------
     @property
@@ -449,6 +459,8 @@ class QtMprLayout(MprActionsMixin, QWidget):
                 self._ai.clear()
                 self._show_volume()
             elif change in ("crosshair", "planes", "reset"):
+                if change == "reset":
+                    self._apply_slab()  # a reset returns to thin slices
                 self._sync_planes(reset=change == "reset")
             elif change == "window":
                 for view in self._views.values():
@@ -458,6 +470,8 @@ class QtMprLayout(MprActionsMixin, QWidget):
                     view.set_inverted(self._state.inverted)
             elif change == "layout":
                 self._apply_layout()
+            elif change == "slab":
+                self._apply_slab()
         finally:
             self._syncing = False
         if change in ("volume", "crosshair", "planes", "reset"):
@@ -468,6 +482,7 @@ class QtMprLayout(MprActionsMixin, QWidget):
         assert volume is not None
         for view in self._views.values():
             view.set_volume(volume)
+        self._apply_slab()  # a new volume starts on thin slices (ViewerState.set_volume)
         self._volume_view.set_volume(volume)
         self._sync_planes(reset=True)
         self._apply_layout()
@@ -484,6 +499,20 @@ class QtMprLayout(MprActionsMixin, QWidget):
         self._measure.refresh(render=False)  # _update_lines renders each view once
         self._ai.refresh()
         self._update_lines()
+
+    def _apply_slab(self) -> None:
+        """Every MPR view shows the state's slab; their titles say so ("Axial · MIP 10 mm")."""
+        slab = self._state.slab
+        for name, view in self._views.items():
+            view.set_slab(slab)
+            title = _tr(_PLANE_TITLES[name])
+            if slab is not None:
+                title = _tr("{plane} · {mode} {thickness:g} mm").format(
+                    plane=title, mode=_tr(SLAB_LABELS[slab.mode]), thickness=slab.thickness_mm
+                )
+            self._plane_labels[name].SetInput(title)
+            view.render()
+        self._sync_slab_actions()
 
     def _update_lines(self) -> None:
         volume = self._state.volume

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from medview.imaging.planes import AXIAL, CORONAL, SAGITTAL, STANDARD_PLANES, ViewPlane
+from medview.imaging.planes import (
+    AXIAL,
+    CORONAL,
+    SAGITTAL,
+    STANDARD_PLANES,
+    ViewPlane,
+    slice_step_mm,
+)
 from medview.imaging.volume import Volume
 from medview.imaging.windowing import CT_DEFAULT_WINDOW, default_window
 
@@ -71,6 +78,25 @@ class SliceGeometry:
         ijk = (np.asarray(self._volume.size_ijk, float) - 1.0) / 2.0
         ijk[self.axis] = index
         return float(self._volume.index_to_lps(ijk) @ self.normal)
+
+    def normal_extent(self) -> tuple[float, float]:
+        """(low, high) mm along the normal of the volume's outermost voxel centres: where a
+        thick slab's samples must stop."""
+        sizes = np.asarray(self._volume.size_ijk, float)
+        corners = np.array(
+            [
+                [i, j, k]
+                for i in (0, sizes[0] - 1)
+                for j in (0, sizes[1] - 1)
+                for k in (0, sizes[2] - 1)
+            ]
+        )
+        along = self._volume.index_to_lps(corners) @ self.normal
+        return float(along.min()), float(along.max())
+
+    def step_mm(self) -> float:
+        """Distance (mm) along the normal between neighbouring slices."""
+        return slice_step_mm(self._volume.spacing, self._volume.direction, self.normal)
 
     def index_at(self, lps: np.ndarray | tuple[float, float, float]) -> int:
         """The slice (clamped to the volume) whose plane is nearest to an LPS point."""

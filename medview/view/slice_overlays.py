@@ -19,6 +19,7 @@ from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
 from vtkmodules.vtkRenderingCore import vtkActor2D, vtkPolyDataMapper2D, vtkRenderer
 
 from medview.imaging.planes import slice_step_mm
+from medview.imaging.slab import SLAB_LABELS
 from medview.imaging.volume import Volume
 from medview.model.overlay_text import derived_lines, title_lines
 from medview.view.fonts import set_text
@@ -123,8 +124,13 @@ class SliceOverlays:
         window: tuple[float, float],
         zoom: float,
         pointer: str,
+        slab=None,
     ) -> None:
-        """Compose the bottom-left text (formats are relied on by tests and users alike)."""
+        """Compose the bottom-left text (formats are relied on by tests and users alike).
+
+        ``slab`` (a :class:`~medview.view.slab_reslice.SlabSampling`) replaces the slice
+        thickness with the projection and the slab's thickness; at the volume's first and
+        last slices that is the part of the slab inside the volume."""
         if volume is None or count == 0:
             self.info.SetInput("")
             return
@@ -137,6 +143,12 @@ class SliceOverlays:
                 thickness=thickness, zoom=zoom
             ),
         ]
+        if slab is not None:
+            lines[1] = _tr("{mode} slab {thickness:.1f} mm  Zoom {zoom:.2f}×").format(
+                mode=_tr(SLAB_LABELS[slab.slab.mode]),
+                thickness=max(slab.thickness_mm, thickness),
+                zoom=zoom,
+            )
         if not volume.is_color:
             center, width = window
             lines.append(_tr("W {width:.0f}  L {center:.0f}").format(width=width, center=center))

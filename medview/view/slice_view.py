@@ -23,7 +23,9 @@ from vtkmodules.vtkInteractionStyle import vtkInteractorStyleImage
 from vtkmodules.vtkRenderingCore import vtkImageActor, vtkRenderer
 
 from medview.imaging.geometry import axis_letters
+from medview.imaging.slab import Slab
 from medview.imaging.volume import Volume
+from medview.view import slab_reslice
 from medview.view.fonts import set_text
 from medview.view.overlay_layer import OverlayStyle, SliceOverlayLayer
 from medview.view.slice_display import grey_lookup_table, pointer_text, write_png
@@ -93,6 +95,8 @@ class QtSliceView(SliceInputMixin, QWidget):
         self._fit_scale = 1.0
         self._mouse_handler: MouseHandler | None = None
         self._render_count = 0
+        self._slab: Slab | None = None
+        self._slab_sampling: slab_reslice.SlabSampling | None = None
 
         self._vtk_widget = QtVtkWidget(self)
         layout = QVBoxLayout(self)
@@ -236,6 +240,26 @@ class QtSliceView(SliceInputMixin, QWidget):
         if inverted != self._inverted:
             self._inverted = inverted
             self._apply_lookup_table()
+            self.render()
+
+    @property
+    def slab(self) -> Slab | None:
+        """The thick-slab projection shown (None: the thin slice)."""
+        return self._slab
+
+    def set_slab(self, slab: Slab | None) -> None:
+        """Show a MIP, MinIP or average of a slab centred on the slice (None: thin slice).
+
+        Display only: the value under the pointer follows the projection, while measurements
+        and HU statistics stay on the thin slice through the crosshair."""
+        if slab is not None and self._volume is not None and self._volume.is_color:
+            slab = None
+        if slab == self._slab:
+            return
+        self._slab = slab
+        if self._geometry is not None:
+            self._apply_slice()
+            self._update_info()
             self.render()
 
     def set_slice(self, index: int) -> None:
@@ -442,6 +466,8 @@ class QtSliceView(SliceInputMixin, QWidget):
             return
         lps = self.widget_to_world(position)
         value = self.value_at(lps)
+        if value is not None and self._slab_sampling is not None:
+            value = slab_reslice.value_at(self._volume, lps, self.normal, self._slab_sampling)
         if value is None:
             self._pointer_text = ""
         else:
@@ -451,11 +477,20 @@ class QtSliceView(SliceInputMixin, QWidget):
 
     def _apply_slice(self) -> None:
         assert self._geometry is not None
+        shown = self._geometry.reslice_axes(self._slice)
+        self._slab_sampling = (
+            slab_reslice.sampling_for(self._geometry, self._slice, self._slab)
+            if self._slab is not None
+            else None
+        )
+        # The reslicer samples the (clipped) slab; the actor stays on the shown slice.
+        sampled = vtkMatrix4x4()
+        sampled.DeepCopy(slab_reslice.configure(self._reslice, shown, self._slab_sampling).ravel())
+        self._reslice.SetResliceAxes(sampled)
         axes = vtkMatrix4x4()
-        axes.DeepCopy(self._geometry.reslice_axes(self._slice).ravel())
-        self._reslice.SetResliceAxes(axes)
+        axes.DeepCopy(shown.ravel())
         self._actor.SetUserMatrix(axes)
-        self._overlay_layer.set_axes(self._geometry.reslice_axes(self._slice))
+        self._overlay_layer.set_axes(shown)
 
     def _fit_camera(self) -> None:
         if self._geometry is None or self._finalized:
@@ -501,4 +536,5 @@ class QtSliceView(SliceInputMixin, QWidget):
             window=self._window,
             zoom=self.zoom,
             pointer=self._pointer_text,
+            slab=self._slab_sampling,
         )

@@ -6,7 +6,8 @@ For a 512 x 512 CT view it prints frames per second of slice scrolling, window/l
 and oblique MPR (turning a plane), for medview's :class:`QtSliceView` and :class:`QtMprLayout`
 (1x1, so one view is drawn, with its crosshair, overlays and state round trip) and for bare
 VTK (``vtkImageReslice`` + ``vtkImageActor`` in a render window of the same size, no Qt, no
-overlays), and the ratios; also the time from a Volume in memory to the first rendered frame.
+overlays), and the ratios; also the time from a Volume in memory to the first rendered frame,
+and scrolling thick-slab MIPs (10 and 30 mm) against thin-slice scrolling in the same run.
 Never asserts a timing.
 """
 
@@ -25,6 +26,7 @@ from vtkmodules.vtkRenderingCore import vtkImageActor, vtkRenderer, vtkRenderWin
 
 from medview.imaging.phantom import PhantomSpec, make_phantom
 from medview.imaging.planes import rotation_matrix
+from medview.imaging.slab import Slab
 from medview.view.mpr_layout import QtMprLayout
 from medview.view.slice_view import QtSliceView
 from medview.view.vtk_bridge import volume_to_vtk_image
@@ -159,6 +161,16 @@ def test_viewer_speed(qapp, ct):
         {"QtSliceView": _fps(view_scroll), "QtMprLayout": _fps(layout_scroll)},
         _fps(bare_scroll),
     )
+
+    # -- thick-slab MIP scrolling; the baseline is thin-slice scrolling in this run ------------
+    thin = _fps(view_scroll)
+    parts = []
+    for thickness in (10.0, 30.0):
+        view.set_slab(Slab("mip", thickness))
+        fps = _fps(view_scroll)
+        parts.append(f"QtSliceView MIP {thickness:g} mm {fps:6.1f} fps ({fps / thin:.2f}x)")
+    view.set_slab(None)
+    print(f"  {'slab MIP scrolling':<26} thin slice {thin:6.1f} fps | " + " | ".join(parts))
 
     # -- window/level dragging --------------------------------------------------------------
     def width(frame: int) -> float:

@@ -11,6 +11,10 @@
 <TS version="2.1" language="zh_CN" sourcelanguage="en">
 <context>
     <name>QtMainWindow</name>
+    <message>
+        <source>&amp;Slab projection</source>
+        <translation>层块投影(&amp;S)</translation>
+    </message>
     <!-- File › Export report… and the report dock (issue 8, medview/app/report_dock.py) -->
     <message>
         <source>Report</source>
@@ -404,6 +408,42 @@
 </context>
 <context>
     <name>QtMprLayout</name>
+    <message>
+        <source>&amp;MIP (maximum intensity)</source>
+        <translation>最大密度投影 MIP(&amp;M)</translation>
+    </message>
+    <message>
+        <source>Mi&amp;nIP (minimum intensity)</source>
+        <translation>最小密度投影 MinIP(&amp;N)</translation>
+    </message>
+    <message>
+        <source>A&amp;verage intensity</source>
+        <translation>平均密度投影(&amp;V)</translation>
+    </message>
+    <message>
+        <source>&amp;Thicker slab</source>
+        <translation>加厚层块(&amp;T)</translation>
+    </message>
+    <message>
+        <source>T&amp;hinner slab</source>
+        <translation>减薄层块(&amp;H)</translation>
+    </message>
+    <message>
+        <source>{plane} · {mode} {thickness:g} mm</source>
+        <translation>{plane} · {mode} {thickness:g} mm</translation>
+    </message>
+    <message>
+        <source>MIP</source>
+        <translation>MIP</translation>
+    </message>
+    <message>
+        <source>MinIP</source>
+        <translation>MinIP</translation>
+    </message>
+    <message>
+        <source>Average</source>
+        <translation>平均</translation>
+    </message>
     <message>
         <source>{label} window</source>
         <translation>{label}窗</translation>
