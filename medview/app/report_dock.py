@@ -62,7 +62,7 @@ _log = get_logger(__name__)
 SHORTCUT = "Ctrl+Shift+R"
 #: Settings key of the last reader's name (kept in ``Settings.extra``, written back as is).
 READER_SETTING = "report_reader"
-#: Text changes within this many milliseconds are saved together.
+#: The draft is saved at most this many milliseconds after its first unsaved change.
 DRAFT_DELAY_MS = 500
 
 
@@ -413,7 +413,10 @@ class ReportWiring(QObject):
         self.panel.refresh()
 
     def _schedule_draft(self) -> None:
-        if self._draft_path is not None:
+        # Saved DRAFT_DELAY_MS after the first unsaved keystroke, not after the last one:
+        # restarting the timer on every key would put the save off for as long as the reader
+        # keeps typing, and a crash would lose the whole paragraph (issue 11, D2).
+        if self._draft_path is not None and not self._draft_timer.isActive():
             self._draft_timer.start()
 
     def _remember_reader(self, name: str) -> None:

@@ -25,11 +25,12 @@ from medview.ai.jobs import FINAL, JobState
 from medview.ai.registry import PluginRegistry, discover
 from medview.ai.runner import Runner
 from medview.app.main_window import QtMainWindow
-from medview.app.report_dock import SHORTCUT
+from medview.app.report_dock import DRAFT_DELAY_MS, SHORTCUT
 from medview.core.paths import app_dirs
 from medview.dicom.demo import write_demo_study
 from medview.dicom.index import StudyDatabase
 from medview.model.measurement_types import Length
+from medview.model.report_draft import draft_path, load_draft
 from medview.model.report_export import REVIEW_AUDIT_NAME
 from medview.model.settings import Settings, load_settings
 
@@ -317,6 +318,22 @@ def test_text_and_reader_survive_a_restart(qtbot, database, demo_study, tmp_path
     assert again.report.panel.findings_text() == FINDINGS_TEXT
     assert again.report.panel.impression() == IMPRESSION
     again.close()
+
+
+def test_the_draft_is_saved_while_the_reader_keeps_typing(qtbot, database, demo_study, tmp_path):
+    """A reader typing without a pause longer than the save delay still has the text on
+    disk a moment after the first key (issue 11, D2: a crash loses at most that moment)."""
+    window = make_window(qtbot, database, Settings(path=tmp_path / "settings.toml"), tmp_path)
+    open_demo(qtbot, window, demo_study)
+    path = draft_path(app_dirs(), demo_study.study_uid)
+    edit = window.report.panel._findings_text  # typed into key by key, as a reader does
+    edit.setFocus()
+    for i in range(3 * DRAFT_DELAY_MS // 100):  # one key every 100 ms for 3 delays
+        qtbot.keyClicks(edit, "ab"[i % 2])
+        qtbot.wait(100)
+    saved = load_draft(path).findings_text  # read while the reader is still typing
+    assert len(saved) >= DRAFT_DELAY_MS // 100, saved
+    window.close()
 
 
 def test_every_report_panel_string_has_a_chinese_translation():
