@@ -9,8 +9,11 @@ no retrieve is routed to it (started from the GUI and left running).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
+import time
 
 from pynetdicom import AE, evt
 from pynetdicom.pdu import A_ASSOCIATE_RQ
@@ -32,6 +35,15 @@ DEFAULT_SCP_PORT = 11112
 ACSE_TIMEOUT_S = 30.0
 DIMSE_TIMEOUT_S = 30.0
 NETWORK_TIMEOUT_S = 30.0
+#: Seconds an association may go without a complete PDU from its peer (issue 11, R4):
+#: pynetdicom reads a PDU whole in a blocking loop that the network timeout bounds only per
+#: byte, so a peer trickling a byte every few seconds held its slot forever. Twice the
+#: network timeout: pynetdicom itself gives up on a silent peer after 30 s (idle timer,
+#: ACSE timeout), but it cannot while its reader is blocked; this makes that giving up
+#: happen. Legitimate peers send whole PDUs (at most ``maximum_pdu_size``, 1 MiB) far faster.
+PDU_STALL_LIMIT_S = 60.0
+#: How often the watchdog looks: a stalled peer is cut within the limit plus this.
+_WATCHDOG_INTERVAL_S = 1.0
 #: How an association with the listener can end (a push is imported only on the first).
 _END_EVENTS = (evt.EVT_RELEASED, evt.EVT_ABORTED, evt.EVT_CONN_CLOSE)
 
@@ -44,7 +56,7 @@ def _limit_silence(event) -> None:
     held its association thread, and one of the AE's ten association slots, forever: ten
     such connections and every later C-ECHO or C-STORE was rejected ("local limit
     exceeded"). With a timeout the read fails after ``NETWORK_TIMEOUT_S`` of silence and the
-    connection is closed (a peer that trickles a byte now and then is not bounded by this).
+    connection is closed (a peer that trickles a byte now and then: :class:`_StallWatchdog`).
     """
     event.assoc.dul.socket.socket.settimeout(event.assoc.network_timeout)
 
@@ -80,6 +92,80 @@ def _drop_unusable_request(event) -> None:
             event.assoc.dul.to_user_queue.put(None)
 
 
+class _StallWatchdog:
+    """Closes the connection of any association stalled mid-PDU (issue 11, R4: slow loris).
+
+    pynetdicom's DUL thread reads a PDU in one blocking ``recv`` loop, and each byte resets
+    the socket timeout, so a peer that sends a byte now and then (before or after
+    associating) keeps that read, its acceptor thread and one of the AE's ten association
+    slots forever; ten such peers shut every PACS out. ``Association.abort()`` does not
+    help: it queues an A-ABORT for the blocked DUL thread and then waits for it. Shutting
+    the socket down does: the blocked read returns short, pynetdicom sees the connection
+    close (Evt17) and ends the association as if the peer had hung up.
+
+    Progress is a complete PDU received (EVT_PDU_RECV) or the connection opening. After
+    :meth:`stop` it keeps watching until the listener's last association has ended, so a
+    stopped listener leaves no stalled connection holding a slot of the next one.
+    """
+
+    def __init__(self, limit_s: float) -> None:
+        self._server = None
+        self.limit_s = limit_s
+        self._lock = threading.Lock()
+        #: Association -> monotonic time of its last progress.
+        self._progress: dict = {}
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scp-stall-watchdog", daemon=True)
+
+    def start(self, server) -> None:
+        """Watch ``server``'s associations (its handlers call :meth:`note_progress`)."""
+        self._server = server
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def note_progress(self, event) -> None:
+        """EVT_CONN_OPEN, EVT_PDU_RECV: the peer is still getting somewhere."""
+        with self._lock:
+            self._progress[event.assoc] = time.monotonic()
+
+    def _run(self) -> None:
+        while True:
+            self._stopping.wait(_WATCHDOG_INTERVAL_S)
+            active = self._server.active_associations
+            self._sweep(active)
+            if self._stopping.is_set() and not active:
+                return
+
+    def _sweep(self, active: list) -> None:
+        now = time.monotonic()
+        with self._lock:
+            # Forget ended associations; one not seen yet starts its clock now.
+            self._progress = {assoc: self._progress.get(assoc, now) for assoc in active}
+            stalled = [(a, now - t) for a, t in self._progress.items() if now - t > self.limit_s]
+            for assoc, _seconds in stalled:
+                self._progress[assoc] = now  # tried again only after another full limit
+        for assoc, seconds in stalled:
+            _close_connection(assoc, seconds)
+
+
+def _close_connection(assoc, stalled_s: float) -> None:
+    """Shut down ``assoc``'s socket; its blocked read returns and pynetdicom ends it."""
+    raw = getattr(assoc.dul.socket, "socket", None)
+    if raw is None:  # closed meanwhile
+        return
+    try:
+        peer = assoc.requestor.address
+    except ValueError:
+        peer = "?"
+    log.warning(
+        "storage SCP: closing the connection from %s: no complete PDU in %.0f s", peer, stalled_s
+    )
+    with contextlib.suppress(OSError):  # already closed by pynetdicom or the peer
+        raw.shutdown(socket.SHUT_RDWR)
+
+
 class StorageListener:
     """A Storage SCP on ``(bind, port)``; use as a context manager.
 
@@ -91,14 +177,24 @@ class StorageListener:
         Where received files go (swap with :meth:`route_to` between retrieves).
     bind
         Interface to listen on (``""``: all interfaces).
+    stall_limit_s
+        Seconds an association may go without a complete PDU before its connection is
+        closed (``None``: :data:`PDU_STALL_LIMIT_S`).
     """
 
     def __init__(
-        self, ae_title: str, port: int, inbox: Inbox | None = None, bind: str = ""
+        self,
+        ae_title: str,
+        port: int,
+        inbox: Inbox | None = None,
+        bind: str = "",
+        stall_limit_s: float | None = None,
     ) -> None:
         self.ae_title = check_ae_title(ae_title, "listener AE title")
         self.port = check_port(port, "listener port")
         self.bind = bind
+        self.stall_limit_s = stall_limit_s
+        self._watchdog: _StallWatchdog | None = None
         self._inbox = inbox
         self._lock = threading.Lock()
         self._server = None
@@ -142,14 +238,18 @@ class StorageListener:
         ae.acse_timeout = ACSE_TIMEOUT_S
         ae.dimse_timeout = DIMSE_TIMEOUT_S
         ae.network_timeout = NETWORK_TIMEOUT_S
+        limit_s = PDU_STALL_LIMIT_S if self.stall_limit_s is None else self.stall_limit_s
+        watchdog = _StallWatchdog(limit_s)
         try:
             self._server = ae.start_server(
                 (self.bind, self.port),
                 block=False,
                 evt_handlers=[
                     (evt.EVT_CONN_OPEN, _limit_silence),
+                    (evt.EVT_CONN_OPEN, watchdog.note_progress),
                     (evt.EVT_CONN_CLOSE, _free_slot),
                     (evt.EVT_PDU_RECV, _drop_unusable_request),
+                    (evt.EVT_PDU_RECV, watchdog.note_progress),
                     (evt.EVT_C_STORE, self._on_store),
                     *((event, self._on_end) for event in _END_EVENTS),
                 ],
@@ -159,6 +259,8 @@ class StorageListener:
                 f"cannot listen on port {self.port} as {self.ae_title} ({exc.strerror or exc}); "
                 "choose another --listen-port"
             ) from None
+        watchdog.start(self._server)
+        self._watchdog = watchdog
         log.info("storage SCP %s listening on port %d", self.ae_title, self.port)
         return self
 
@@ -170,6 +272,8 @@ class StorageListener:
         if self._server is not None:
             self._server.shutdown()
             self._server = None
+            self._watchdog.stop()  # it ends with the last association still open
+            self._watchdog = None
             if self.push is not None:
                 self.push.discard_all()
             log.info("storage SCP %s stopped", self.ae_title)
