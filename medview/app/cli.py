@@ -105,6 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _register_path_arguments(args: argparse.Namespace) -> None:
+    """Every file or folder named on the command line is written to the log file as a
+    pseudonym, in messages of this command and of what it calls (issue 11, privacy)."""
+    from medview.core.phi_paths import register_user_path
+
+    for value in vars(args).values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, Path):
+                register_user_path(item)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in argv
@@ -118,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USAGE
+    _register_path_arguments(args)
     try:
         if args.command in ("import", "run", "report", "pacs"):  # they write into data/
             from medview.core.paths import app_dirs

@@ -57,13 +57,37 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "diagnostics", help="print versions, plugins (weights SHA-256), devices and paths"
     )
     diag.add_argument("--no-devices", action="store_true", help="do not import torch to probe")
+    diag.add_argument(
+        "--pseudonym", metavar="VALUE", action="append", default=[],
+        help="print how the log and audit files of this installation write VALUE (a UID, "
+        "patient ID or accession number) and, when it is a file or folder, its path; "
+        "repeatable: for finding a study's or a folder's lines",
+    )  # fmt: skip
     diag.set_defaults(handler=cmd_diagnostics)
 
 
 def cmd_diagnostics(args: argparse.Namespace) -> int:
     from medview.app.diagnostics import diagnostics_text
 
+    if args.pseudonym:
+        return _print_pseudonyms(args.pseudonym)
     sys.stdout.write(diagnostics_text(devices=not args.no_devices))
+    return 0
+
+
+def _print_pseudonyms(values: list[str]) -> int:
+    """One line per value: how this installation's logs write it (issue 11, privacy). A
+    value that names an existing file or folder also gets the pseudonym of its path."""
+    from medview.core.phi import identifiers_mode, pseudonym
+    from medview.core.phi_paths import path_pseudonym
+
+    if identifiers_mode() == "plain":
+        print("identifiers are logged as they are (MEDVIEW_LOG_IDENTIFIERS or [privacy] plain)")
+    for value in values:
+        line = f"{pseudonym(value)}  {value}"
+        if Path(value).expanduser().exists():
+            line += f"\n{path_pseudonym(value)}  {Path(value).expanduser().absolute()} (path)"
+        print(line)
     return 0
 
 

@@ -17,16 +17,18 @@ from pathlib import Path
 
 from medview.core.paths import app_dirs
 from medview.core.phi import pseudonymise_uids
+from medview.core.phi_paths import pseudonymise_paths
 
 LOG_FILE_NAME = "medview.log"
 _configured = False
 
 
 class PseudonymisingFormatter(logging.Formatter):
-    """A formatter whose lines (message and traceback) carry UIDs as pseudonyms."""
+    """A formatter whose lines (message and traceback) carry UIDs and the user's folder and
+    file names as pseudonyms (paths first: a path may hold a UID)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return pseudonymise_uids(super().format(record))
+        return pseudonymise_uids(pseudonymise_paths(super().format(record)))
 
 
 def setup_logging(level: int = logging.INFO, console: bool = False) -> Path:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from medview.core.errors import Cancelled, DicomLoadError, NoDicomFoundError, NotDicomError
+from medview.core.phi_paths import register_user_path
 from medview.dicom.header import (
     InstanceHeader,
     has_dicom_preamble,
@@ -55,6 +56,7 @@ def iter_input_files(
     zip files are not expanded.
     """
     for raw in paths:
+        register_user_path(raw)  # the log names it by a pseudonym (issue 11, privacy)
         path = Path(os.path.abspath(Path(raw).expanduser()))
         if not path.exists():
             raise NoDicomFoundError("no such file or folder", path)

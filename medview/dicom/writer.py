@@ -38,6 +38,7 @@ from pydicom.valuerep import format_number_as_ds
 from medview import __version__
 from medview.core.errors import MedviewError
 from medview.core.paths import fsync_dir
+from medview.core.phi_paths import register_user_path
 from medview.core.sweep import sweep_staging_dirs
 from medview.imaging.volume import Volume, VolumeMeta
 
@@ -194,6 +195,7 @@ def write_derived_series(
         Non-empty target, colour or non-finite volume, or a write error.
     """
     out_dir = Path(out_dir)
+    register_user_path(out_dir)  # the log names it by a pseudonym (issue 11, privacy)
     report = progress or (lambda _f: None)
     if volume.is_color:
         raise MedviewError("colour volumes cannot be written as a derived series yet")

@@ -28,6 +28,7 @@ from pydicom.uid import generate_uid
 
 from medview.core.errors import MedviewError
 from medview.core.paths import atomic_write_bytes, atomic_write_files
+from medview.core.phi_paths import register_user_path
 from medview.core.sweep import sweep_folder
 from medview.reports.annex_e import Options
 from medview.reports.anonymize import UidMap, anonymize_model, deidentify
@@ -127,6 +128,7 @@ def export_report(
     formats = parse_formats(list(formats))
     say = progress or (lambda _message: None)
     out_dir = Path(out_dir)
+    register_user_path(out_dir)  # the log names it by a pseudonym (issue 11, privacy)
     if out_dir.exists() and not out_dir.is_dir():
         raise MedviewError("exists and is not a folder", out_dir)
     gated = _burned_in_gate(sources, accept_burned_in) if anonymize else []

@@ -4,8 +4,10 @@ A small synthetic CT study with distinctive PHI (name, ID, accession number, bir
 description, UIDs) goes through the real command-line flow (import, info, run an AI plugin,
 report) in subprocesses, with a damaged file beside it so the error paths log too. Every log
 and audit file under MEDVIEW_HOME must then be free of those values; the audit lines carry
-keyed pseudonyms (``h:...``) that the clinic, holding the key, can link to a UID. With
-``MEDVIEW_LOG_IDENTIFIERS=plain`` the UID does appear (the check can fail).
+keyed pseudonyms (``h:...``) that the clinic, holding the key, can link to a UID. The study
+and the output folders are named after the patient, so every log line that names a folder
+or a file under it is checked too. With ``MEDVIEW_LOG_IDENTIFIERS=plain`` the UID and the
+folder name do appear (the check can fail).
 """
 
 from __future__ import annotations
@@ -115,9 +117,11 @@ def _forbidden(sops: list[str]) -> list[str]:
 
 def test_no_phi_in_logs_or_audit_trails(tmp_path, monkeypatch):
     home = tmp_path / "home"
-    study = tmp_path / "study"
+    # Folders named after the patient, as PACS exports often are (one with a space): the log
+    # names them, and every file under them, by a pseudonym.
+    study = tmp_path / "Zyxwvut_Qponmlk_86753091"
     sops = _phi_study(study, tmp_path / "demo")
-    out, report = tmp_path / "results", tmp_path / "report"
+    out, report = tmp_path / "results PID-86753091", tmp_path / "report Zyxwvut"
 
     steps = [
         ("import", str(study)),
@@ -183,7 +187,9 @@ def test_no_phi_in_logs_or_audit_trails(tmp_path, monkeypatch):
         str(tmp_path / "y"), plain=True,
     )  # fmt: skip
     assert missing.returncode == 1
-    assert MISSING_SERIES_UID in (home / "logs" / "medview.log").read_text()
+    log_text = (home / "logs" / "medview.log").read_text()
+    assert MISSING_SERIES_UID in log_text
+    assert study.name in log_text  # plain mode writes folder names as they are
 
 
 @pytest.mark.parametrize("value", ["", None])
