@@ -85,9 +85,14 @@ class QtAboutDialog(QDialog):
         self._status.setText(_tr("Copied to the clipboard."))
 
 
-def add_help_menu(window: QMainWindow) -> QAction:
-    """Add Help › About medview… to ``window``'s menu bar; returns the action."""
+def add_help_menu(window: QMainWindow) -> tuple[QAction, QAction]:
+    """Add Help › Keyboard shortcuts… (F1) and Help › About medview… to ``window``'s menu
+    bar; returns the two actions."""
+    from medview.app.shortcuts_dialog import add_shortcuts_action
+
     menu: QMenu = window.menuBar().addMenu(_tr("&Help"))
+    shortcuts = add_shortcuts_action(window, menu)
+    menu.addSeparator()
     action = QAction(_tr("&About medview…"), window)
     action.setMenuRole(QAction.MenuRole.AboutRole)  # macOS puts it in the application menu
     # A weak reference: a slot holding the window itself would keep it (and its VTK render
@@ -101,4 +106,4 @@ def add_help_menu(window: QMainWindow) -> QAction:
 
     action.triggered.connect(show_about)
     menu.addAction(action)
-    return action
+    return shortcuts, action

@@ -228,8 +228,9 @@ class QtMainWindow(QMainWindow):
         self._pacs = PacsWiring(self, database, settings, self._file_menu, self._quit_action)
         # A bound slot, not a lambda: a lambda would hold the window and keep it alive.
         self._report.panel.send_requested.connect(self._pacs.send_folder)
-        # Help › About medview… (issue 10), last so that it stays the rightmost menu.
-        self.about_action = add_help_menu(self)
+        # Help › Keyboard shortcuts… (F1) and About medview… (issue 10), last so that it
+        # stays the rightmost menu.
+        self.shortcuts_action, self.about_action = add_help_menu(self)
         self.statusBar().showMessage(_tr("Ready"))
         self.setWindowTitle("medview")
         self.resize(1200, 900)

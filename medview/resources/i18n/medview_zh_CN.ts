@@ -1434,4 +1434,91 @@
         <translation>已复制到剪贴板。</translation>
     </message>
 </context>
+<context>
+    <name>QtShortcutsDialog</name>
+    <message>
+        <source>&amp;Keyboard shortcuts…</source>
+        <translation>键盘快捷键(&amp;K)…</translation>
+    </message>
+    <message>
+        <source>Keyboard shortcuts</source>
+        <translation>键盘快捷键</translation>
+    </message>
+    <message>
+        <source>Filter: a key or a word</source>
+        <translation>筛选：按键或关键词</translation>
+    </message>
+    <message>
+        <source>Keys</source>
+        <translation>按键</translation>
+    </message>
+    <message>
+        <source>Action</source>
+        <translation>操作</translation>
+    </message>
+    <message>
+        <source>Id for [key_bindings]</source>
+        <translation>[key_bindings] 中的标识</translation>
+    </message>
+    <message>
+        <source>Change a key in settings.toml, e.g. [key_bindings] "tool.length" = "D" (medview paths shows where the file is); it applies at the next start.</source>
+        <translation>在 settings.toml 中修改按键，例如 [key_bindings] "tool.length" = "D"（medview paths 显示该文件的位置）；下次启动时生效。</translation>
+    </message>
+    <message>
+        <source>Wheel</source>
+        <translation>滚轮</translation>
+    </message>
+    <message>
+        <source>Scroll slices (the crosshair follows)</source>
+        <translation>滚动切片（十字线跟随）</translation>
+    </message>
+    <message>
+        <source>Left click</source>
+        <translation>左键单击</translation>
+    </message>
+    <message>
+        <source>Move the crosshair there</source>
+        <translation>将十字线移到该处</translation>
+    </message>
+    <message>
+        <source>Left drag</source>
+        <translation>左键拖动</translation>
+    </message>
+    <message>
+        <source>Window/level (or pan or zoom: View › Left drag)</source>
+        <translation>窗宽/窗位（或平移、缩放：视图 › 左键拖动）</translation>
+    </message>
+    <message>
+        <source>Left drag on a crosshair line</source>
+        <translation>在十字线上左键拖动</translation>
+    </message>
+    <message>
+        <source>Turn the other planes (oblique MPR)</source>
+        <translation>旋转其他平面（斜位 MPR）</translation>
+    </message>
+    <message>
+        <source>Middle drag</source>
+        <translation>中键拖动</translation>
+    </message>
+    <message>
+        <source>Pan</source>
+        <translation>平移</translation>
+    </message>
+    <message>
+        <source>Right drag, Ctrl+Wheel</source>
+        <translation>右键拖动、Ctrl+滚轮</translation>
+    </message>
+    <message>
+        <source>Zoom</source>
+        <translation>缩放</translation>
+    </message>
+    <message>
+        <source>Double-click</source>
+        <translation>双击</translation>
+    </message>
+    <message>
+        <source>Maximise the view; again to restore</source>
+        <translation>最大化视图；再次双击恢复</translation>
+    </message>
+</context>
 </TS>
