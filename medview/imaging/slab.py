@@ -85,10 +85,12 @@ def sample_offsets(
 ) -> np.ndarray:
     """Offsets (mm along the normal, from the shown slice) at which its slab is sampled.
 
-    Every slice position (voxel centre) within ``±thickness / 2`` of the shown slice, and the
-    midpoint between each two neighbours, so a one-voxel-thin vessel or airway keeps its
-    full contrast in a MIP or MinIP (a sample between voxel centres would blend it away). The
-    shown slice is on a voxel centre, so these are multiples of half ``voxel_step_mm``.
+    Every slice position within ``±thickness / 2`` of the shown slice: multiples of
+    ``voxel_step_mm``, since the shown slice is on a voxel centre. On the standard planes
+    these are voxel centres, so a one-voxel-thin vessel or airway keeps its full contrast in
+    a MIP or MinIP (a sample between centres would blend it away), and ``vtkImageReslice``
+    takes its fast path: a 10 mm axial MIP of a 512 x 512 slice took 5.5 ms against 128 ms
+    with samples at half steps (VTK 9.7, 2 cores).
 
     ``low_mm`` and ``high_mm`` are where the volume's first and last slices lie, relative to
     the shown one; samples past them are dropped, so near the volume's ends the slab is
@@ -97,9 +99,9 @@ def sample_offsets(
     the pointer's value and the picture in agreement.) At least the shown slice itself is
     always sampled.
     """
-    half = max(float(voxel_step_mm), 1e-6) / 2.0
-    reach = math.floor(thickness_mm / (2.0 * half) + 1e-9)
-    offsets = np.arange(-reach, reach + 1) * half
+    step = max(float(voxel_step_mm), 1e-6)
+    reach = math.floor(thickness_mm / (2.0 * step) + 1e-9)
+    offsets = np.arange(-reach, reach + 1) * step
     inside = offsets[(offsets >= low_mm - 1e-6) & (offsets <= high_mm + 1e-6)]
     return inside if inside.size else np.zeros(1)
 
@@ -120,16 +122,12 @@ def slab_value(
 ) -> float | None:
     """The slab's projected value at an LPS point (the pointer's corner text).
 
-    The projection of the voxels nearest to the slice positions among ``offsets`` (every
-    other one: :func:`sample_offsets` alternates slice positions and midpoints): for a MIP or
-    MinIP the value drawn, for an average the mean of the slab's voxels. None when every
-    sample is outside the volume.
+    The projection of the voxels nearest to the slice positions ``offsets`` along
+    ``normal``: for a MIP or MinIP the value drawn, for an average the mean of the slab's
+    voxels. None when every sample is outside the volume.
     """
     normal = np.asarray(normal, float) / np.linalg.norm(normal)
     offsets = np.asarray(offsets, float)
-    if len(offsets) > 1:
-        half = offsets[1] - offsets[0]
-        offsets = offsets[np.round(offsets / half).astype(int) % 2 == 0]
     points = np.asarray(lps, float)[None, :] + offsets[:, None] * normal[None, :]
     ijk = np.floor(volume.lps_to_index(points) + 0.5).astype(int)
     inside = np.all((ijk >= 0) & (ijk < np.asarray(volume.size_ijk)), axis=1)

@@ -17,13 +17,13 @@ from medview.imaging.volume import Volume, VolumeMeta
 from medview.model.viewer_state import ViewerState
 
 
-def test_samples_are_slice_positions_and_midpoints_within_half_the_thickness():
+def test_samples_are_the_slice_positions_within_half_the_thickness():
     offsets = sample_offsets(10.0, 1.0)
-    assert offsets[0] == -5.0 and offsets[-1] == 5.0 and len(offsets) == 21
-    assert np.allclose(np.diff(offsets), 0.5)
+    assert offsets[0] == -5.0 and offsets[-1] == 5.0 and len(offsets) == 11
+    assert np.allclose(np.diff(offsets), 1.0)
     assert 0.0 in offsets  # the shown slice itself
     # 2.5 mm slices: 10 mm reaches two slices each side.
-    assert np.allclose(sample_offsets(10.0, 2.5), np.arange(-4, 5) * 1.25)
+    assert np.allclose(sample_offsets(10.0, 2.5), np.arange(-2, 3) * 2.5)
     # Thinner than a slice: the slice alone.
     assert np.allclose(sample_offsets(2.0, 2.5), [0.0])
     assert span_mm(sample_offsets(2.0, 2.5)) == 0.0
