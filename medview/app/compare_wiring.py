@@ -14,6 +14,7 @@ from PySide6.QtCore import QCoreApplication, QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QBoxLayout, QMainWindow, QMenu
 
+from medview.imaging.registration import Alignment
 from medview.imaging.volume import Volume
 from medview.view.compare_view import QtCompareView
 from medview.view.mpr_layout import QtMprLayout
@@ -95,15 +96,30 @@ class CompareWiring(QObject):
     def comparing(self) -> bool:
         return self._view is not None and self._view.isVisible()
 
-    def set_comparing(self, on: bool) -> None:
-        """Show the compare view in place of the MPR layout (True) or go back (False)."""
-        on = bool(on) and self._source is not None and self._derived is not None
-        if on and self._view is None:
+    def show_pair(
+        self, left: Volume, right: Volume, titles: tuple[str, str], alignment: Alignment
+    ) -> None:
+        """Show two acquisitions side by side (e.g. current and prior) in place of the MPR
+        layout, linked through ``alignment``, at the MPR crosshair; Escape goes back."""
+        self._make_view()
+        self._mpr.setVisible(False)
+        self._view.setVisible(True)
+        self._view.set_pair(left, right, titles, alignment)
+        self._view.show_point(self._mpr.state.crosshair)
+        self._view.original_view.setFocus()
+
+    def _make_view(self) -> None:
+        if self._view is None:
             self._view = QtCompareView(self._mpr.parentWidget())
             self._view.setVisible(False)
             self._view.closed.connect(self._on_closed)
             self._layout.insertWidget(self._layout.indexOf(self._mpr), self._view, 1)
+
+    def set_comparing(self, on: bool) -> None:
+        """Show the compare view in place of the MPR layout (True) or go back (False)."""
+        on = bool(on) and self._source is not None and self._derived is not None
         if on:
+            self._make_view()
             self._mpr.setVisible(False)
             self._view.setVisible(True)
             if self._view.original is not self._source or self._view.enhanced is not self._derived:

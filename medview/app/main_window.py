@@ -46,6 +46,7 @@ from medview.app.compare_wiring import CompareWiring
 from medview.app.i18n import LANGUAGE_NAMES
 from medview.app.measure_dock import add_measurement_dock
 from medview.app.pacs_wiring import PacsWiring
+from medview.app.prior_wiring import PriorWiring
 from medview.app.reimport_wiring import ReimportWiring
 from medview.app.report_dock import ReportWiring
 from medview.app.session_keeper import QtSessionKeeper
@@ -206,6 +207,10 @@ class QtMainWindow(QMainWindow):
 
         self._build_menu()
         self._compare = CompareWiring(self, self._mpr, layout, self._view_menu)
+        # View › Compare with the selected series (a prior), linked by anatomy.
+        self._prior = PriorWiring(
+            self, self._mpr, self._compare, database, self._view_menu, self._browser
+        )
         self._measure_dock = add_measurement_dock(self, self._mpr)
         self._ai = AiWiring(
             self, self._mpr, runner, settings.ai_device if settings is not None else "auto"
@@ -400,6 +405,11 @@ class QtMainWindow(QMainWindow):
         return self._compare
 
     @property
+    def prior_compare(self) -> PriorWiring:
+        """View › Compare with the selected series."""
+        return self._prior
+
+    @property
     def ai(self) -> AiWiring:
         """The AI panel, its runner and the review of its findings."""
         return self._ai
@@ -420,6 +430,7 @@ class QtMainWindow(QMainWindow):
         self.reimport.shutdown()
         self._ai.shutdown()
         self._compare.shutdown()
+        self._prior.shutdown()
         self._sessions.close()
         self._save_window_state()
         self._jobs.shutdown()

@@ -9,7 +9,13 @@ both views; window/level changes in one apply to the other.
 
 The enhanced side is labelled "AI-generated — not an original acquisition" with the
 derivation, in the warning colour, in its corner and in a header above it: a derived image
-must never pass for an acquisition. GUI thread only (ARCHITECTURE.md, rule 4).
+must never pass for an acquisition.
+
+The same view compares two acquisitions of one patient, e.g. a prior and the current scan
+(:meth:`QtCompareView.set_pair`): their frames of reference differ, so the link goes
+through a rigid :class:`~medview.imaging.registration.Alignment` from the left volume's LPS
+to the right one's (identity for a derived volume). GUI thread only (ARCHITECTURE.md,
+rule 4).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from medview.imaging.planes import STANDARD_PLANES
+from medview.imaging.registration import Alignment, identity
 from medview.imaging.volume import Volume
 from medview.view.fonts import set_text
 from medview.view.slice_view import QtSliceView
@@ -69,6 +76,8 @@ class QtCompareView(QWidget):
         self._original: Volume | None = None
         self._enhanced: Volume | None = None
         self._plane_name = "axial"
+        #: Left LPS -> right LPS (identity for an AI-derived volume of the same scan).
+        self._alignment = identity()
         self._syncing = False
         self._finalized = False
         self._to_render: set[str] = set()
@@ -190,6 +199,11 @@ class QtCompareView(QWidget):
         camera and window.
         """
         self._original, self._enhanced = original, enhanced
+        self._alignment = identity()
+        self._headers["enhanced"].setStyleSheet(_ENHANCED_STYLE)
+        self._corner["enhanced"].GetTextProperty().SetColor(*WARNING_COLOR)
+        self._headers["original"].setText(_tr("Original"))
+        set_text(self._corner["original"], _tr_vtk("Original"))
         how = enhanced.meta.derivation or enhanced.meta.series_description
         # In the corner on two short lines: the top-left corner text (which names the
         # derivation) and the orientation letter share the top edge with it.
@@ -203,6 +217,31 @@ class QtCompareView(QWidget):
         finally:
             self._syncing = False
         self._follow(self.original_view)
+
+    def set_pair(
+        self, left: Volume, right: Volume, titles: tuple[str, str], alignment: Alignment
+    ) -> None:
+        """Compare two acquisitions: ``left`` and ``right`` (e.g. current and prior), linked
+        through ``alignment`` (left LPS -> right LPS); ``titles`` head the two sides."""
+        self._original, self._enhanced = left, right
+        self._alignment = alignment
+        for name, title in zip(("original", "enhanced"), titles, strict=True):
+            self._headers[name].setStyleSheet(_ORIGINAL_STYLE)
+            self._headers[name].setText(title)
+            self._corner[name].GetTextProperty().SetColor(*TEXT_COLOR)
+            set_text(self._corner[name], title.split(" · ")[0])
+        self._syncing = True
+        try:
+            self.original_view.set_volume(left)
+            self.enhanced_view.set_volume(right)
+        finally:
+            self._syncing = False
+        self._follow(self.original_view)
+
+    @property
+    def alignment(self) -> Alignment:
+        """Left LPS -> right LPS."""
+        return self._alignment
 
     def show_point(self, lps: np.ndarray | tuple[float, float, float]) -> None:
         """Show the slices through an LPS point in both views (e.g. the MPR crosshair)."""
@@ -254,7 +293,7 @@ class QtCompareView(QWidget):
         self._syncing = True
         try:
             self._copy_camera(leader, follower)
-            follower.show_point(self._slice_point(leader))
+            follower.show_point(self._mapped(leader, self._slice_point(leader)))
             follower.set_window(*leader.window)
         finally:
             self._syncing = False
@@ -267,18 +306,25 @@ class QtCompareView(QWidget):
         normal = view.normal
         return focal + normal * (view.slice_position - focal @ normal)
 
-    @staticmethod
-    def _copy_camera(leader: QtSliceView, follower: QtSliceView) -> None:
+    def _mapped(self, leader: QtSliceView, lps: np.ndarray) -> np.ndarray:
+        """``lps`` of ``leader``'s volume in the other view's volume (through the alignment)."""
+        if leader is self.original_view:
+            return self._alignment.to_moving(lps)
+        return self._alignment.to_fixed(lps)
+
+    def _copy_camera(self, leader: QtSliceView, follower: QtSliceView) -> None:
         """Give ``follower`` ``leader``'s in-plane focal point, view up and zoom (LPS mm).
 
         The follower keeps its own depth along the normal (its own slice); with a parallel
         projection, equal in-plane focal points and parallel scales put every LPS point at
-        the same pixel of two views of the same size.
+        the same pixel of two views of the same size. Between two scans the focal point goes
+        through the alignment: the same anatomy is in the middle of both views (its rotation,
+        a few degrees, is not applied to the picture).
         """
         source = leader.renderer.GetActiveCamera()
         target = follower.renderer.GetActiveCamera()
         normal = follower.normal
-        focal = np.asarray(source.GetFocalPoint(), float)
+        focal = self._mapped(leader, np.asarray(source.GetFocalPoint(), float))
         depth = float(np.asarray(target.GetFocalPoint(), float) @ normal)
         focal = focal + normal * (depth - focal @ normal)
         distance = target.GetDistance()
@@ -295,7 +341,7 @@ class QtCompareView(QWidget):
         follower = self._other(view)
         self._syncing = True
         try:
-            follower.show_point(self._slice_point(view))
+            follower.show_point(self._mapped(view, self._slice_point(view)))
         finally:
             self._syncing = False
 

@@ -89,6 +89,12 @@ def _derived_lines() -> list[str]:
     return [AI_GENERATED_LINE, DERIVATION_LINE]
 
 
+def _prior_title_words() -> tuple[str, ...]:
+    from medview.model.prior_compare import TITLE_WORDS
+
+    return TITLE_WORDS
+
+
 #: Computed arguments the evaluation cannot resolve: (file, argument source) -> its values.
 DYNAMIC: dict[tuple[str, str], Callable[[], Iterable[str]]] = {
     ("medview/view/ai_panel.py", "job.state.value"): _job_states,
@@ -99,6 +105,7 @@ DYNAMIC: dict[tuple[str, str], Callable[[], Iterable[str]]] = {
 #: strings it translates with it.
 PASSED: dict[tuple[str, str], Callable[[], Iterable[str]]] = {
     ("medview/view/slice_overlays.py", "derived_lines"): _derived_lines,
+    ("medview/app/prior_wiring.py", "titles"): _prior_title_words,
 }
 
 

@@ -1521,4 +1521,67 @@
         <translation>最大化视图；再次双击恢复</translation>
     </message>
 </context>
+<context>
+    <name>PriorWiring</name>
+    <message>
+        <source>Compare with the &amp;selected series</source>
+        <translation>与所选序列对比(&amp;S)</translation>
+    </message>
+    <message>
+        <source>Open a series first, then select the one to compare it with.</source>
+        <translation>请先打开一个序列，再选择要与之对比的序列。</translation>
+    </message>
+    <message>
+        <source>Select another series of the patient in the Studies dock (one click), then compare.</source>
+        <translation>请在检查列表中单击选择该患者的另一个序列，然后对比。</translation>
+    </message>
+    <message>
+        <source>Loading and aligning the series to compare…</source>
+        <translation>正在加载并配准要对比的序列…</translation>
+    </message>
+    <message>
+        <source>Aligned in {seconds} s. Linked by anatomy: check the match where you read.</source>
+        <translation>配准用时 {seconds} 秒。已按解剖结构联动：请在阅片处核对对应关系。</translation>
+    </message>
+    <message>
+        <source>Same frame of reference: linked by patient position.</source>
+        <translation>同一参考坐标系：按患者位置联动。</translation>
+    </message>
+    <message>
+        <source>Could not compare: {message}</source>
+        <translation>无法对比：{message}</translation>
+    </message>
+    <message>
+        <source>no date</source>
+        <translation>无日期</translation>
+    </message>
+    <message>
+        <source>On screen</source>
+        <translation>当前显示</translation>
+    </message>
+    <message>
+        <source>Compared</source>
+        <translation>对比</translation>
+    </message>
+    <message>
+        <source>Current</source>
+        <translation>本次</translation>
+    </message>
+    <message>
+        <source>Prior</source>
+        <translation>既往</translation>
+    </message>
+    <message>
+        <source>Follow-up</source>
+        <translation>随访</translation>
+    </message>
+    <message>
+        <source>aligned by anatomy (rigid: {shift} mm, {angle}°; a reading aid, not exact)</source>
+        <translation>按解剖结构配准（刚性：{shift} mm，{angle}°；阅片辅助，并非精确）</translation>
+    </message>
+    <message>
+        <source>same frame of reference</source>
+        <translation>同一参考坐标系</translation>
+    </message>
+</context>
 </TS>
