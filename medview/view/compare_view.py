@@ -210,13 +210,7 @@ class QtCompareView(QWidget):
         set_text(self._corner["enhanced"], _tr_vtk("AI-generated —\nnot an original acquisition"))
         header = _tr("AI-generated — not an original acquisition")
         self._headers["enhanced"].setText(f"{header}: {how}" if how else header)
-        self._syncing = True
-        try:
-            self.original_view.set_volume(original)
-            self.enhanced_view.set_volume(enhanced)
-        finally:
-            self._syncing = False
-        self._follow(self.original_view)
+        self._show_volumes()
 
     def set_pair(
         self, left: Volume, right: Volume, titles: tuple[str, str], alignment: Alignment
@@ -230,10 +224,14 @@ class QtCompareView(QWidget):
             self._headers[name].setText(title)
             self._corner[name].GetTextProperty().SetColor(*TEXT_COLOR)
             set_text(self._corner[name], title.split(" · ")[0])
+        self._show_volumes()
+
+    def _show_volumes(self) -> None:
+        """Load both volumes into their views; the right one follows the left."""
         self._syncing = True
         try:
-            self.original_view.set_volume(left)
-            self.enhanced_view.set_volume(right)
+            self.original_view.set_volume(self._original)
+            self.enhanced_view.set_volume(self._enhanced)
         finally:
             self._syncing = False
         self._follow(self.original_view)
