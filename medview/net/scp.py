@@ -44,6 +44,9 @@ NETWORK_TIMEOUT_S = 30.0
 PDU_STALL_LIMIT_S = 60.0
 #: How often the watchdog looks: a stalled peer is cut within the limit plus this.
 _WATCHDOG_INTERVAL_S = 1.0
+#: The largest PDU the listener announces it receives (PS3.8 D.1: P-DATA-TF PDUs may not be
+#: longer) and the largest it reads at all (association PDUs are a few KiB).
+MAX_PDU_BYTES = 1 << 20
 #: How an association with the listener can end (a push is imported only on the first).
 _END_EVENTS = (evt.EVT_RELEASED, evt.EVT_ABORTED, evt.EVT_CONN_CLOSE)
 
@@ -59,6 +62,32 @@ def _limit_silence(event) -> None:
     connection is closed (a peer that trickles a byte now and then: :class:`_StallWatchdog`).
     """
     event.assoc.dul.socket.socket.settimeout(event.assoc.network_timeout)
+
+
+def _bound_pdu_reads(event) -> None:
+    """EVT_CONN_OPEN: refuse to read a PDU longer than :data:`MAX_PDU_BYTES` (issue 11, R4).
+
+    pynetdicom reads the 4-byte length field and then that many bytes, up to 4 GiB, before
+    it looks at them: a peer could make the listener hold gigabytes per connection. A longer
+    PDU breaks PS3.8 (the listener announced its maximum), so the connection is shut down
+    instead; pynetdicom then sees a short PDU and closes it (Evt17). The association socket's
+    ``recv`` is wrapped on this one connection: pynetdicom offers no hook for it.
+    """
+    assoc = event.assoc
+    sock = assoc.dul.socket
+    read = sock.recv
+
+    def bounded(nr_bytes: int) -> bytearray:
+        if nr_bytes <= MAX_PDU_BYTES:
+            return read(nr_bytes)
+        log.warning(
+            "storage SCP: closing the connection from %s: it announced a PDU of %d bytes "
+            "(at most %d)", _peer(assoc), nr_bytes, MAX_PDU_BYTES,
+        )  # fmt: skip
+        _shut_down(sock)
+        return bytearray()
+
+    sock.recv = bounded
 
 
 def _free_slot(event) -> None:
@@ -152,16 +181,27 @@ class _StallWatchdog:
 
 def _close_connection(assoc, stalled_s: float) -> None:
     """Shut down ``assoc``'s socket; its blocked read returns and pynetdicom ends it."""
-    raw = getattr(assoc.dul.socket, "socket", None)
+    log.warning(
+        "storage SCP: closing the connection from %s: no complete PDU in %.0f s",
+        _peer(assoc),
+        stalled_s,
+    )
+    _shut_down(assoc.dul.socket)
+
+
+def _peer(assoc) -> str:
+    """The peer's IP address for a log line (no AE title, no patient data)."""
+    try:
+        return str(assoc.requestor.address)
+    except (ValueError, AttributeError):
+        return "?"
+
+
+def _shut_down(association_socket) -> None:
+    """Shut the connection down from any thread: a read blocked on it returns at once."""
+    raw = getattr(association_socket, "socket", None)
     if raw is None:  # closed meanwhile
         return
-    try:
-        peer = assoc.requestor.address
-    except ValueError:
-        peer = "?"
-    log.warning(
-        "storage SCP: closing the connection from %s: no complete PDU in %.0f s", peer, stalled_s
-    )
     with contextlib.suppress(OSError):  # already closed by pynetdicom or the peer
         raw.shutdown(socket.SHUT_RDWR)
 
@@ -234,7 +274,7 @@ class StorageListener:
         # Verification too: a PACS checks a C-MOVE destination with C-ECHO (PS3.4 A.4),
         # answered by pynetdicom's default handler (issue 11, R4: it was refused).
         ae.supported_contexts = [*storage_scp_contexts(), *verification_context()]
-        ae.maximum_pdu_size = 1 << 20
+        ae.maximum_pdu_size = MAX_PDU_BYTES
         ae.acse_timeout = ACSE_TIMEOUT_S
         ae.dimse_timeout = DIMSE_TIMEOUT_S
         ae.network_timeout = NETWORK_TIMEOUT_S
@@ -246,6 +286,7 @@ class StorageListener:
                 block=False,
                 evt_handlers=[
                     (evt.EVT_CONN_OPEN, _limit_silence),
+                    (evt.EVT_CONN_OPEN, _bound_pdu_reads),
                     (evt.EVT_CONN_OPEN, watchdog.note_progress),
                     (evt.EVT_CONN_CLOSE, _free_slot),
                     (evt.EVT_PDU_RECV, _drop_unusable_request),

@@ -21,6 +21,7 @@ Without the watchdog: 0 of 10 closed after 17 s and every echo rejected. Report 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import select
 import socket
@@ -209,3 +210,31 @@ def test_a_slow_healthy_peer_is_not_cut_off(listener, caplog):
     assert statuses == [0x0000] * len(sizes) and alive
     assert inbox.count == len(sizes)
     assert not cut, cut
+
+
+@pytest.mark.parametrize("associate", [False, True], ids=["association-rq", "p-data"])
+def test_a_pdu_longer_than_announced_is_not_read(tmp_path, monkeypatch, caplog, associate):
+    """A length field of 3 GiB (the listener announces 1 MiB, PS3.8 D.1): the connection is
+    closed at once instead of being read into memory for as long as the peer sends."""
+    monkeypatch.setenv("MEDVIEW_HOME", str(tmp_path / "home"))
+    caplog.set_level(logging.WARNING, logger="medview.net.scp")
+    # The default stall limit (60 s): a close within seconds is the length check's doing.
+    with StorageListener("MEDVIEW", free_port(), Inbox(app_dirs().ensure()), "127.0.0.1") as scp_:
+        sock = socket.create_connection(("127.0.0.1", scp_.port), timeout=10)
+        if associate:
+            sock.sendall(associate_rq())
+            assert _read_pdu(sock)[0] == 0x02
+        pdu_type = 0x04 if associate else 0x01
+        started = time.monotonic()
+        with contextlib.suppress(OSError):  # closed while we sent: that is the point
+            sock.sendall(struct.pack(">BBL", pdu_type, 0, 3 << 30) + bytes(64 * 1024))
+        closed = _closed_by_server(sock, started + 10.0)
+        seconds = time.monotonic() - started
+        sock.close()
+        status, _ = echo_round_trip(scp_.port)
+    told = [r.getMessage() for r in caplog.records if "announced a PDU" in r.getMessage()]
+    print(f"\nR4 oversized PDU ({'p-data' if associate else 'association'}): closed after "
+          f"{seconds:.2f} s; echo after: {_shown(status)}")  # fmt: skip
+    assert closed and seconds < 5.0
+    assert told and "3221225472 bytes" in told[0]
+    assert status == 0x0000
