@@ -30,7 +30,7 @@ EXIT_INTERRUPTED = 130
 
 COMMANDS = (
     "demo", "import", "info", "studies", "paths", "gui", "view", "plugins", "run", "report", "pacs",
-    "self-test", "diagnostics",
+    "self-test", "diagnostics", "growth",
 )  # fmt: skip
 
 
@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     from medview.app.cli_report import add_commands as add_report  # `report` (issue 8)
 
     add_report(commands)
+    from medview.app.cli_growth import add_commands as add_growth  # prior vs current
+
+    add_growth(commands)
     from medview.app.cli_pacs import add_commands as add_pacs  # `pacs` (issue 9)
 
     add_pacs(commands)
