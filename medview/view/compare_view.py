@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from medview.imaging.planes import STANDARD_PLANES
 from medview.imaging.registration import Alignment, identity
+from medview.imaging.slab import SLAB_LABELS, Slab
 from medview.imaging.volume import Volume
 from medview.view.fonts import set_text
 from medview.view.slice_view import QtSliceView
@@ -45,6 +46,15 @@ __all__ = ["COMPARE_PLANES", "QtCompareView"]
 
 #: The planes the compare view offers, in the order of its plane box.
 COMPARE_PLANES = ("axial", "coronal", "sagittal")
+#: The slabs its slab box offers (None: thin slices); M and N toggle the 10 mm MIP and MinIP.
+COMPARE_SLABS = (
+    None,
+    Slab("mip", 5.0),
+    Slab("mip", 10.0),
+    Slab("mip", 20.0),
+    Slab("minip", 10.0),
+    Slab("mean", 10.0),
+)
 _PLANE_LABELS = {"axial": "Axial", "coronal": "Coronal", "sagittal": "Sagittal"}
 _ORIGINAL_STYLE = "QLabel { background: #30343a; color: white; font-weight: bold; padding: 4px; }"
 _ENHANCED_STYLE = "QLabel { background: #b35900; color: white; font-weight: bold; padding: 4px; }"
@@ -92,6 +102,18 @@ class QtCompareView(QWidget):
         bar.setContentsMargins(4, 2, 4, 2)
         bar.addWidget(QLabel(_tr("Plane:"), self))
         bar.addWidget(self._plane_box)
+        # Prior against current is where a thick MIP pays most: a new nodule stands out.
+        self._slab_box = QComboBox(self)
+        for slab in COMPARE_SLABS:
+            text = (
+                _tr("Thin slices")
+                if slab is None
+                else f"{_tr(SLAB_LABELS[slab.mode])} {slab.thickness_mm:g} mm"
+            )
+            self._slab_box.addItem(text, slab)
+        self._slab_box.currentIndexChanged.connect(self._on_slab_chosen)
+        bar.addWidget(QLabel(_tr("Slab:"), self))
+        bar.addWidget(self._slab_box)
         bar.addStretch(1)
         bar.addWidget(self._close_button)
 
@@ -154,6 +176,13 @@ class QtCompareView(QWidget):
         self._escape.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self._escape.triggered.connect(self.closed)
         self.addAction(self._escape)
+        for key, slab in (("M", Slab("mip", 10.0)), ("N", Slab("minip", 10.0))):
+            toggle = QAction(self)
+            toggle.setShortcut(QKeySequence(key))
+            toggle.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            toggle.setData(slab)
+            toggle.triggered.connect(self._on_slab_key)
+            self.addAction(toggle)
 
     # -- public API ------------------------------------------------------------------------
     @property
@@ -375,6 +404,27 @@ class QtCompareView(QWidget):
         if not self._finalized:
             for name in names:
                 self._views[name].render()
+
+    @property
+    def slab(self) -> Slab | None:
+        """The projection both views show (None: thin slices)."""
+        return self._slab_box.currentData()
+
+    def set_slab(self, slab: Slab | None) -> None:
+        """Show ``slab`` (one of :data:`COMPARE_SLABS`) in both views."""
+        index = COMPARE_SLABS.index(slab)
+        if self._slab_box.currentIndex() != index:
+            self._slab_box.setCurrentIndex(index)  # comes back through _on_slab_chosen
+            return
+        for view in self._views.values():
+            view.set_slab(slab)
+
+    def _on_slab_chosen(self, index: int) -> None:
+        self.set_slab(COMPARE_SLABS[index])
+
+    def _on_slab_key(self) -> None:
+        slab = self.sender().data()
+        self.set_slab(None if self.slab == slab else slab)
 
     def _on_plane_chosen(self, index: int) -> None:
         name = self._plane_box.itemData(index)

@@ -21,6 +21,7 @@ from medview.core.paths import app_dirs
 from medview.dicom.demo import write_demo_study
 from medview.dicom.index import StudyDatabase
 from medview.imaging.planes import rotation_matrix
+from medview.imaging.slab import Slab
 
 pytestmark = pytest.mark.gui
 
@@ -100,6 +101,16 @@ def test_compare_with_a_prior_links_the_nodule_across_scans(qtbot, tmp_path):
         point[2] = view.original_view.slice_position  # axial: the normal is +z (superior)
         moved = ROTATION @ point + SHIFT
         assert abs(shown.slice_position - moved @ shown.normal) < tolerance
+
+        # M: a 10 mm MIP on both sides (a new nodule stands out against the prior's MIP).
+        toggles = {a.shortcut().toString(): a for a in view.actions() if a.shortcut().toString()}
+        toggles["M"].trigger()
+        assert view.slab == Slab("mip", 10.0)
+        assert view.original_view.slab == view.enhanced_view.slab == Slab("mip", 10.0)
+        # The slices within ±5 mm, 3.75 mm apart: three, 7.5 mm from first to last.
+        assert "MIP slab 7.5 mm" in view.enhanced_view.info_text()
+        toggles["M"].trigger()
+        assert view.slab is None and view.enhanced_view.slab is None
 
         view.closed.emit()  # Escape: back to the MPR views
         assert window.mpr.isVisible() and not view.isVisible()

@@ -782,6 +782,26 @@
 <context>
     <name>QtCompareView</name>
     <message>
+        <source>Thin slices</source>
+        <translation>薄层</translation>
+    </message>
+    <message>
+        <source>Slab:</source>
+        <translation>层块：</translation>
+    </message>
+    <message>
+        <source>MIP</source>
+        <translation>MIP</translation>
+    </message>
+    <message>
+        <source>MinIP</source>
+        <translation>MinIP</translation>
+    </message>
+    <message>
+        <source>Average</source>
+        <translation>平均</translation>
+    </message>
+    <message>
         <source>&amp;Compare original | enhanced</source>
         <translation>对比原始 | 增强(&amp;C)</translation>
     </message>
