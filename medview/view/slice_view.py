@@ -478,9 +478,10 @@ class QtSliceView(SliceInputMixin, QWidget):
     def _apply_slice(self) -> None:
         assert self._geometry is not None
         shown = self._geometry.reslice_axes(self._slice)
+        projected = self._slab is not None and not (self._volume and self._volume.is_color)
         self._slab_sampling = (
             slab_reslice.sampling_for(self._geometry, self._slice, self._slab)
-            if self._slab is not None
+            if projected
             else None
         )
         # The reslicer samples the (clipped) slab; the actor stays on the shown slice.

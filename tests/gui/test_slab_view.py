@@ -173,3 +173,18 @@ def test_slab_keys_titles_and_reset(mpr, phantom):
     mpr.state.set_slab(Slab("mip", 10.0))
     mpr.set_volume(phantom.make())  # a new study starts on thin slices
     assert mpr.view("coronal").slab is None and "MIP" not in mpr.view("coronal").info_text()
+
+
+def test_colour_volumes_are_never_projected(qtbot):
+    from medview.view.slice_view import QtSliceView
+
+    view = QtSliceView()
+    qtbot.addWidget(view)
+    view.resize(300, 300)
+    view.show()
+    rgb = Volume(np.zeros((6, 8, 8, 3), np.uint8), (1, 1, 1), (0, 0, 0), np.eye(3), VolumeMeta())
+    view.set_slab(Slab("mip", 10.0))  # set before a colour volume arrives (the compare view)
+    view.set_volume(rgb)
+    assert "slab" not in view.info_text()
+    view.set_slab(Slab("minip", 10.0))
+    assert view.slab is None
