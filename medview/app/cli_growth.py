@@ -68,6 +68,8 @@ def cmd_growth(args: argparse.Namespace) -> int:
             "translation_mm": round(float((alignment.translation_mm**2).sum() ** 0.5), 2),
             "rotation_degrees": round(alignment.rotation_degrees, 2),
             "seconds": round(alignment.seconds, 2),
+            "similarity": None if alignment.similarity is None else round(alignment.similarity, 3),
+            "uncertain": alignment.uncertain,
         },
         "changes": [change.as_dict() for change in changes],
         "caveat": CAVEAT,
@@ -112,6 +114,11 @@ def _print_table(document: dict) -> None:
     )
     days = document["interval_days"]
     print(f"interval: {'unknown' if days is None else f'{days} days'}; {how}")
+    if alignment["uncertain"]:
+        print(
+            f"warning: the alignment is uncertain (correlation {alignment['similarity']}): "
+            "the scans hardly match, so the matching below is not to be relied on"
+        )
     print(f"{'status':<10} {'current':>22} {'prior':>22} {'Δ diam':>8} {'Δ vol':>8} {'VDT':>7}")
     for change in document["changes"]:
         print(

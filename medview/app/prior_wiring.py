@@ -114,7 +114,14 @@ class PriorWiring(QObject):
             return
         titles = prior_compare.titles(shown.meta, comparison, _tr)
         self._compare.show_pair(shown, comparison.other, titles, comparison.alignment)
-        if comparison.aligned:
+        if comparison.aligned and comparison.alignment.uncertain:
+            self._say(
+                _tr(
+                    "The alignment is uncertain (correlation {similarity}): the two scans "
+                    "hardly match; do not rely on the link."
+                ).format(similarity=f"{comparison.alignment.similarity:.2f}")
+            )
+        elif comparison.aligned:
             self._say(
                 _tr(
                     "Aligned in {seconds} s. Linked by anatomy: check the match where you read."

@@ -29,15 +29,28 @@ from medview.imaging.volume import Volume
 LEVELS_MM = (8.0, 4.0)
 #: HU range the alignment sees (air to dense bone).
 CLIP_HU = (-1000.0, 1000.0)
+#: Below this correlation of the aligned scans the alignment is called uncertain. Measured
+#: on 128 x 128 x 80 phantoms: the same scan moved 21 mm and 4 degrees 0.996, another
+#: phantom's anatomy 0.92, a plain cylinder -0.03: it catches a failed alignment or another
+#: body region, not another patient's chest (the Patient ID check is for that).
+UNCERTAIN_BELOW = 0.6
 
 
 @dataclass(frozen=True)
 class Alignment:
-    """``matrix`` (4 x 4) maps fixed LPS mm to moving LPS mm."""
+    """``matrix`` (4 x 4) maps fixed LPS mm to moving LPS mm; ``similarity`` is the
+    correlation of the two scans' HU after alignment, on the 4 mm grid where either shows
+    tissue (None when nothing was estimated)."""
 
     matrix: np.ndarray
     metric: float
     seconds: float
+    similarity: float | None = None
+
+    @property
+    def uncertain(self) -> bool:
+        """The aligned scans hardly look alike: the link is not to be trusted."""
+        return self.similarity is not None and self.similarity < UNCERTAIN_BELOW
 
     def to_moving(self, lps) -> np.ndarray:
         point = np.asarray(lps, float)
@@ -149,7 +162,30 @@ def align_rigid(fixed: Volume, moving: Volume, check=None) -> Alignment:
             raise MedviewError(f"the two series could not be aligned ({exc})") from None
         metric_value = float(method.GetMetricValue())
     assert transform is not None
-    return Alignment(_matrix(transform), metric_value, time.perf_counter() - started)
+    matrix = _matrix(transform)
+    similarity = _similarity(fixed_levels[-1], moving_levels[-1], matrix)
+    return Alignment(matrix, metric_value, time.perf_counter() - started, similarity)
+
+
+def _similarity(fixed_image, moving_image, matrix: np.ndarray) -> float:
+    """Pearson correlation of the fixed image and the moving one resampled through
+    ``matrix``, over the voxels both cover where either shows tissue (above -900 HU)."""
+    import SimpleITK as sitk
+
+    transform = sitk.AffineTransform(3)
+    transform.SetMatrix(tuple(float(v) for v in matrix[:3, :3].ravel()))
+    transform.SetTranslation(tuple(float(v) for v in matrix[:3, 3]))
+    outside = CLIP_HU[0] - 1000.0
+    resampled = sitk.Resample(moving_image, fixed_image, transform, sitk.sitkLinear, outside)
+    fixed_hu = sitk.GetArrayViewFromImage(fixed_image)
+    moving_hu = sitk.GetArrayViewFromImage(resampled)
+    both = (moving_hu > outside + 1.0) & ((fixed_hu > -900.0) | (moving_hu > -900.0))
+    if both.sum() < 100:
+        return 0.0  # hardly any overlap
+    x, y = fixed_hu[both].astype(float), moving_hu[both].astype(float)
+    if x.std() == 0 or y.std() == 0:
+        return 0.0
+    return float(np.corrcoef(x, y)[0, 1])
 
 
 def _matrix(transform) -> np.ndarray:

@@ -29,6 +29,7 @@ TITLE_WORDS = (
     "no date",
     "aligned by anatomy (rigid: {shift} mm, {angle}°; a reading aid, not exact)",
     "same frame of reference",
+    "ALIGNMENT UNCERTAIN (the scans hardly match: correlation {similarity}): do not rely on the link",
 )
 
 
@@ -110,6 +111,12 @@ def titles(
         how = tr("aligned by anatomy (rigid: {shift} mm, {angle}°; a reading aid, not exact)")
         shift = float((alignment.translation_mm**2).sum() ** 0.5)
         right += " · " + how.format(shift=f"{shift:.1f}", angle=f"{alignment.rotation_degrees:.1f}")
+        if alignment.uncertain:
+            warning = tr(
+                "ALIGNMENT UNCERTAIN (the scans hardly match: correlation {similarity}): "
+                "do not rely on the link"
+            )
+            right += " · " + warning.format(similarity=f"{alignment.similarity:.2f}")
     else:
         right += " · " + tr("same frame of reference")
     return left, right

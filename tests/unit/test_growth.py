@@ -136,6 +136,7 @@ def test_medview_growth_finds_the_nodule_that_grew(tmp_path):
         document["alignment"]["estimated"]
         and abs(document["alignment"]["rotation_degrees"] - 3.0) < 0.5
     )
+    assert document["alignment"]["similarity"] > 0.9 and not document["alignment"]["uncertain"]
     growing = [c for c in document["changes"] if c["status"] == "growing"]
     assert len(growing) == 1, document["changes"]
     change = growing[0]

@@ -45,6 +45,12 @@ def test_titles_say_which_is_the_prior_and_how_it_is_linked():
         "Prior · 2026-11-01 · Chest 1 mm",
         "Follow-up · 2027-01-01 · Chest 1 mm · same frame of reference",
     )
+    doubtful = Comparison(_other(study_date="20250502"), Alignment(matrix, -0.1, 2.0, 0.12), True)
+    assert (
+        "ALIGNMENT UNCERTAIN (the scans hardly match: correlation 0.12)"
+        in titles(SHOWN, doubtful)[1]
+    )
+    assert "UNCERTAIN" not in right
     same_day = Comparison(_other(), identity(), False)
     assert titles(SHOWN, same_day)[0].startswith("On screen")
     assert same_frame(SHOWN, _other().meta) and not same_frame(

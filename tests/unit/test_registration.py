@@ -49,3 +49,16 @@ def test_a_moved_rescan_is_found_within_two_millimetres(degrees):
         back = alignment.to_fixed(found)
         assert np.allclose(back, nodule.center_lps, atol=1e-6)
     assert abs(alignment.rotation_degrees - degrees) < 1.0
+    assert alignment.similarity > 0.9 and not alignment.uncertain
+
+
+def test_scans_that_do_not_match_are_called_uncertain():
+    """A chest against a plain water cylinder: the optimiser still returns a transform, and
+    the correlation after it says not to trust it."""
+    chest, _ = make_phantom(PhantomSpec(size=96, slices=60, seed=5))
+    cylinder = np.full(chest.array.shape, -1000, np.int16)
+    _, rows, columns = np.mgrid[0 : chest.shape[0], 0 : chest.shape[1], 0 : chest.shape[2]]
+    cylinder[(rows - 48) ** 2 + (columns - 48) ** 2 < 30**2] = 40
+    other = Volume(cylinder, chest.spacing, chest.origin, chest.direction, chest.meta)
+    alignment = align_rigid(chest, other)
+    assert alignment.uncertain and alignment.similarity < 0.6

@@ -1544,6 +1544,14 @@
 <context>
     <name>PriorWiring</name>
     <message>
+        <source>The alignment is uncertain (correlation {similarity}): the two scans hardly match; do not rely on the link.</source>
+        <translation>配准不可靠（相关系数 {similarity}）：两次扫描几乎不匹配，请勿依赖联动。</translation>
+    </message>
+    <message>
+        <source>ALIGNMENT UNCERTAIN (the scans hardly match: correlation {similarity}): do not rely on the link</source>
+        <translation>配准不可靠（扫描几乎不匹配：相关系数 {similarity}）：请勿依赖联动</translation>
+    </message>
+    <message>
         <source>Compare with the &amp;selected series</source>
         <translation>与所选序列对比(&amp;S)</translation>
     </message>
